@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Build the lab image for one Debian suite without any registry:
+# mmdebstrap writes a minimal Debian with systemd, keepalived and Python,
+# piped into `podman import`. The image is labelled with a hash of this
+# recipe and rebuilt only when the recipe changes.
+#
+#   lab/build-image.sh [SUITE ...]      (default: bookworm)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab/common.sh
+. "$here/common.sh"
+
+packages=python3,python3-apt,keepalived,iproute2,procps,systemd,systemd-sysv,dbus,psmisc,openssl,ca-certificates
+
+mirror() {
+  local f uri=""
+  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+    [ -r "$f" ] || continue
+    uri=$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' "$f")
+    [ -n "$uri" ] && break
+  done
+  [ -n "$uri" ] || { echo "no Debian mirror found in the host's apt sources" >&2; exit 1; }
+  echo "$uri"
+}
+
+build() {
+  local suite=$1 image recipe current
+  image=$(lab_image "$suite")
+  recipe=$( { cat "$0"; echo "$packages $suite"; } | sha256sum | cut -c1-16)
+  current=$(podman "${LAB_PODMAN_OPTS[@]}" image inspect --format '{{ index .Labels "recipe" }}' "$image" 2>/dev/null || true)
+  if [ "$current" = "$recipe" ]; then
+    echo "image $image is up to date ($recipe)"
+    return 0
+  fi
+  echo "building $image (recipe $recipe)"
+  mmdebstrap --quiet --variant=minbase --include="$packages" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true' \
+    --customize-hook='chroot "$1" systemctl disable keepalived.service >/dev/null 2>&1 || true' \
+    --customize-hook='rm -f "$1"/etc/keepalived/keepalived.conf' \
+    "$suite" - "$(mirror)" \
+  | podman "${LAB_PODMAN_OPTS[@]}" import --quiet \
+      --change 'CMD ["/sbin/init"]' \
+      --change 'STOPSIGNAL SIGRTMIN+3' \
+      --change "LABEL recipe=$recipe" \
+      - "$image" >/dev/null
+  echo "built $image"
+}
+
+[ "$#" -gt 0 ] || set -- bookworm
+pids=()
+for suite in "$@"; do
+  build "$suite" & pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+exit $rc
