@@ -1,0 +1,555 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Plan, validate and apply a complete keepalived configuration tree.
+
+Private to the collection: the keepalived_config module is its only caller.
+
+The pure functions (names, planning, diffs, scrubbing) take plain values and
+return plain values, so they can be tested without a host. ``run()`` is the
+only function that talks to the module object, and it only uses its
+``params``, ``check_mode``, ``_diff``, ``run_command``, ``get_bin_path``,
+``warn`` and ``fail_json`` members; AnsibleModule is never imported here.
+
+Layout managed::
+
+    PATH/keepalived.conf            main file (mode 0644)
+    PATH/INCLUDE_DIR/NAME           one per entry of ``files`` (mode 0644)
+    PATH/INCLUDE_DIR/NAME           one per entry of ``secret_files`` (mode 0600)
+
+Nothing live is touched before the complete desired tree has been copied into
+a private temporary directory and accepted by ``keepalived -t``.
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import grp
+import os
+import pwd
+import re
+import shutil
+import stat
+import tempfile
+
+MAIN_NAME = 'keepalived.conf'
+FILE_MODE = 0o644
+SECRET_MODE = 0o600
+DIR_MODE = 0o755
+DEFAULT_PURGE_PATTERNS = ('*.conf', '*.auth')
+# Live files whose content a diff never shows, whatever their mode.
+SECRET_NAMES = ('*.auth',)
+MASK = '********'
+
+# Words of keepalived's authentication block that carry no secret; every
+# other word of a secret file is treated as secret when scrubbing output.
+NON_SECRET_WORDS = frozenset((
+    '{', '}', 'authentication', 'auth_type', 'auth_pass', 'PASS', 'AH', 'include',
+))
+
+# VRRPv2 simple passwords are 8 bytes; keepalived truncates longer ones and
+# may echo the truncated value, so that prefix is secret as well.
+AUTH_PASS_LENGTH = 8
+
+_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$')
+
+# One desired file: content as bytes, octal mode, secret flag.
+Desired = collections.namedtuple('Desired', ['content', 'mode', 'secret'])
+# One live file: content as bytes (None for something that is not a regular
+# file), permission bits, owner uid, group gid.
+Live = collections.namedtuple('Live', ['content', 'mode', 'uid', 'gid'])
+# The outcome of planning: relative paths to write, with the reasons, and
+# relative paths to remove.
+Plan = collections.namedtuple('Plan', ['writes', 'removals'])
+
+
+class ConfigError(Exception):
+    """A problem with the module's input or the host, reported as a failure."""
+
+
+def check_name(name):
+    """Return None if NAME may be a file name in the include directory, else why not."""
+    if not isinstance(name, str) or not name:
+        return 'file names must be non-empty strings'
+    if not _NAME_RE.match(name) or name in ('.', '..'):
+        return ('file name %r must be a plain name (letters, digits and _ . @ + -, '
+                'not starting with a dot or dash, no slash)' % name)
+    return None
+
+
+def check_include_dir(include_dir):
+    """Return None if INCLUDE_DIR is a usable relative directory, else why not."""
+    if not include_dir or os.path.isabs(include_dir):
+        return 'include_dir must be a relative path below path, got %r' % include_dir
+    parts = [p for p in include_dir.split('/') if p not in ('', '.')]
+    if not parts or '..' in parts:
+        return 'include_dir must be a directory below path, got %r' % include_dir
+    return None
+
+
+def normalize_include_dir(include_dir):
+    """Return INCLUDE_DIR without empty or ``.`` components (``./conf.d/`` -> ``conf.d``)."""
+    return '/'.join(p for p in include_dir.split('/') if p not in ('', '.'))
+
+
+def desired_tree(main, include_dir, files, secret_files):
+    """Return the desired tree as {relative path: Desired}.
+
+    Raise ConfigError for unusable names, or a name given both as file and secret.
+    """
+    problem = check_include_dir(include_dir)
+    if problem:
+        raise ConfigError(problem)
+    include_dir = normalize_include_dir(include_dir)
+    files = files or {}
+    secret_files = secret_files or {}
+    both = sorted(set(files) & set(secret_files))
+    if both:
+        raise ConfigError('names given in both files and secret_files: %s' % ', '.join(both))
+    tree = {MAIN_NAME: Desired(to_bytes(main), FILE_MODE, False)}
+    for names, mode, secret in ((files, FILE_MODE, False), (secret_files, SECRET_MODE, True)):
+        for name in sorted(names):
+            problem = check_name(name)
+            if problem:
+                raise ConfigError(problem)
+            content = names[name]
+            if content is None:
+                content = ''
+            tree[include_dir + '/' + name] = Desired(to_bytes(content), mode, secret)
+    return tree
+
+
+def to_bytes(text):
+    """Encode TEXT as UTF-8 (bytes are passed through)."""
+    if isinstance(text, bytes):
+        return text
+    return str(text).encode('utf-8', 'surrogateescape')
+
+
+def to_text(data):
+    """Decode DATA for display; undecodable bytes are replaced."""
+    if isinstance(data, str):
+        return data
+    return data.decode('utf-8', 'replace')
+
+
+def purge_candidates(names, patterns, keep):
+    """Return the sorted names that match any of PATTERNS and are not in KEEP."""
+    keep = set(keep)
+    return sorted(
+        name for name in names
+        if name not in keep and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    )
+
+
+def differs(desired, live, uid, gid):
+    """Return the list of reasons why LIVE (a Live or None) is not DESIRED.
+
+    An empty list means the file is as wanted.
+    """
+    if live is None:
+        return ['missing']
+    if live.content is None:
+        return ['not a regular file']
+    reasons = []
+    if live.content != desired.content:
+        reasons.append('content')
+    if live.mode != desired.mode:
+        reasons.append('mode')
+    if (uid is not None and live.uid != uid) or (gid is not None and live.gid != gid):
+        reasons.append('owner')
+    return reasons
+
+
+def plan_changes(desired, live, removable, uid=None, gid=None):
+    """Compare the DESIRED tree with the LIVE one.
+
+    DESIRED: {relpath: Desired}; LIVE: {relpath: Live} for every desired path
+    that exists; REMOVABLE: relative paths of live files to purge.
+    Return a Plan whose ``writes`` is an ordered {relpath: [reasons]}.
+    The main file is written last, so a reader never sees a main file that
+    includes a file which is not there yet.
+    """
+    writes = collections.OrderedDict()
+    order = sorted(p for p in desired if p != MAIN_NAME)
+    if MAIN_NAME in desired:
+        order.append(MAIN_NAME)
+    for relpath in order:
+        reasons = differs(desired[relpath], live.get(relpath), uid, gid)
+        if reasons:
+            writes[relpath] = reasons
+    removals = sorted(p for p in removable if p not in desired)
+    return Plan(writes, removals)
+
+
+def _describe(state):
+    """Return the header suffix that shows a file's permissions."""
+    return ' (mode %04o)' % state.mode
+
+
+def is_private(live):
+    """Return True if a live file is readable by its owner only."""
+    return live.mode & 0o077 == 0
+
+
+def build_diffs(plan, desired, live, path):
+    """Return Ansible's list-of-dicts diff for PLAN.
+
+    Secret files never show content: a placeholder line says whether the
+    secret changed. A live file is treated as secret too if it is private
+    (no group or other permission bits) or its name matches SECRET_NAMES, so
+    a secret that moves to ``files`` or gets purged does not leak its old
+    content. Permission changes show in the headers.
+    """
+    diffs = []
+    for relpath, reasons in plan.writes.items():
+        want = desired[relpath]
+        have = live.get(relpath)
+        full = os.path.join(path, relpath)
+        changed = 'content' in reasons or have is None or have.content is None
+        if have is None or have.content is None:
+            before_header = full + ' (absent)'
+            before = ''
+        else:
+            before_header = full + _describe(have)
+            hidden = want.secret or is_private(have) or _secret_name(relpath)
+            before = _masked(have.content, hidden, changed, 'before')
+        diffs.append({
+            'before_header': before_header,
+            'after_header': full + _describe(want),
+            'before': before,
+            'after': _masked(want.content, want.secret or _secret_name(relpath), changed,
+                             'after' if have is not None and have.content is not None else 'new'),
+        })
+    for relpath in plan.removals:
+        have = live.get(relpath)
+        full = os.path.join(path, relpath)
+        if have is None or have.content is None:
+            before_header, before = full, ''
+        else:
+            before_header = full + _describe(have)
+            hidden = is_private(have) or _secret_name(relpath)
+            before = _masked(have.content, hidden, True, 'before')
+        diffs.append({
+            'before_header': before_header,
+            'after_header': full + ' (removed)',
+            'before': before,
+            'after': '',
+        })
+    return diffs
+
+
+def _secret_name(relpath):
+    """Return True if RELPATH's name marks it as secret whatever its mode."""
+    name = relpath.split('/')[-1]
+    return any(fnmatch.fnmatchcase(name, p) for p in SECRET_NAMES)
+
+
+def _masked(content, secret, changed, side):
+    """Return CONTENT as text, or a placeholder if it is secret."""
+    if not secret:
+        return to_text(content)
+    if not changed:
+        return '(secret content unchanged)\n'
+    if side in ('before', 'new'):
+        return '(secret content)\n'
+    return '(secret content changed)\n'
+
+
+def secret_words(contents):
+    """Return the words of secret file CONTENTS that must never be shown.
+
+    Every whitespace-separated word except keepalived's own keywords and
+    braces is secret, with and without surrounding quotes, plus the prefix
+    keepalived keeps when it truncates an over-long password.
+    """
+    words = set()
+    for content in contents:
+        for word in to_text(content).split():
+            for variant in (word, word.strip('"\'')):
+                if variant and variant not in NON_SECRET_WORDS:
+                    words.add(variant)
+                    if len(variant) > AUTH_PASS_LENGTH:
+                        words.add(variant[:AUTH_PASS_LENGTH])
+    return words
+
+
+def scrub(text, secrets, replacements=None):
+    """Return TEXT with every secret word masked.
+
+    SECRETS: iterable of secret strings (longest masked first, so a secret
+    that contains another one is masked whole). REPLACEMENTS: optional
+    {old: new} applied first (used to show live paths instead of the
+    temporary directory).
+    """
+    text = to_text(text or '')
+    for old, new in (replacements or {}).items():
+        if old:
+            text = text.replace(old, new)
+    for secret in sorted(set(secrets), key=lambda s: (-len(s), s)):
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def absolute_includes(main, path):
+    """Return the absolute include patterns in MAIN that point inside PATH.
+
+    Such includes make the validation read the live files instead of the
+    desired ones, so the caller warns about them.
+    """
+    found = []
+    prefix = path.rstrip('/') + '/'
+    for line in to_text(main).splitlines():
+        words = line.split('#', 1)[0].split('!', 1)[0].split()
+        if len(words) >= 2 and words[0] == 'include':
+            target = words[1].strip('"\'')
+            if target.startswith(prefix):
+                found.append(target)
+    return found
+
+
+def resolve_owner(owner, group):
+    """Return (uid, gid) for OWNER and GROUP names or numbers; None stays None."""
+    uid = gid = None
+    if owner is not None:
+        try:
+            uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            raise ConfigError('owner %r does not exist on this host' % owner) from None
+    if group is not None:
+        try:
+            gid = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise ConfigError('group %r does not exist on this host' % group) from None
+    return uid, gid
+
+
+def read_file(full):
+    """Return a Live for FULL, or None if nothing is there.
+
+    A symbolic link or anything that is not a regular file has content None,
+    so it always gets replaced by a regular file.
+    """
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    if not stat.S_ISREG(st.st_mode):
+        return Live(None, mode, st.st_uid, st.st_gid)
+    with open(full, 'rb') as handle:
+        return Live(handle.read(), mode, st.st_uid, st.st_gid)
+
+
+def list_dir(full):
+    """Return the sorted entry names of directory FULL ([] if missing)."""
+    try:
+        return sorted(os.listdir(full))
+    except FileNotFoundError:
+        return []
+
+
+def read_live(path, include_dir, desired, purge, patterns):
+    """Read the live state.
+
+    Return (live, removable, others) where LIVE maps relative paths to Live
+    for desired and removable files, REMOVABLE lists the relative paths to
+    purge, and OTHERS lists include_dir entries that stay as they are.
+    """
+    include_dir = normalize_include_dir(include_dir)
+    live = {}
+    for relpath in desired:
+        state = read_file(os.path.join(path, relpath))
+        if state is not None:
+            live[relpath] = state
+    names = list_dir(os.path.join(path, include_dir))
+    wanted = set(p.split('/')[-1] for p in desired if p != MAIN_NAME)
+    removable = []
+    if purge:
+        for name in purge_candidates(names, patterns, wanted):
+            full = os.path.join(path, include_dir, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                continue
+            relpath = include_dir + '/' + name
+            removable.append(relpath)
+            live[relpath] = read_file(full)
+    gone = set(p.split('/')[-1] for p in removable)
+    others = [n for n in names if n not in wanted and n not in gone]
+    return live, removable, others
+
+
+def stage_tree(stage, path, include_dir, desired, others):
+    """Build the complete desired tree inside the private directory STAGE.
+
+    Desired files are written with their content; include_dir entries that
+    stay (OTHERS) and every other entry of PATH are linked to the live ones,
+    so relative references in the configuration resolve as they will live.
+    """
+    include_dir = normalize_include_dir(include_dir)
+    os.makedirs(os.path.join(stage, include_dir), mode=0o700, exist_ok=True)
+    for relpath, want in desired.items():
+        full = os.path.join(stage, relpath)
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(want.content)
+    for name in others:
+        os.symlink(os.path.join(path, include_dir, name), os.path.join(stage, include_dir, name))
+    top = include_dir.split('/')[0]
+    for name in list_dir(path):
+        if name in (MAIN_NAME, top) or os.path.lexists(os.path.join(stage, name)):
+            continue
+        os.symlink(os.path.join(path, name), os.path.join(stage, name))
+
+
+def atomic_write(full, content, mode, uid=None, gid=None):
+    """Replace FULL with CONTENT atomically.
+
+    The temporary file is created in the same directory with mode 0600, gets
+    its final mode and owner, is flushed to disk and renamed over FULL; the
+    directory is then synced so the rename survives a crash.
+    """
+    directory = os.path.dirname(full) or '.'
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(full) + '.')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(content)
+            handle.flush()
+            if uid is not None or gid is not None:
+                os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, full)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
+def fsync_dir(directory):
+    """Flush DIRECTORY's entries to disk (best effort where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(full, uid=None, gid=None):
+    """Create directory FULL (mode 0755) and missing parents; return True if created."""
+    if os.path.isdir(full):
+        return False
+    os.makedirs(full, mode=DIR_MODE)
+    os.chmod(full, DIR_MODE)
+    if uid is not None or gid is not None:
+        os.chown(full, -1 if uid is None else uid, -1 if gid is None else gid)
+    return True
+
+
+def validate_tree(module, keepalived, stage, path, secrets):
+    """Run ``keepalived -t`` on the staged tree; return (ok, scrubbed output)."""
+    rc, out, err = module.run_command(
+        [keepalived, '-t', '-f', os.path.join(stage, MAIN_NAME)], cwd=stage)
+    text = '\n'.join(part.strip('\n') for part in (out, err) if part and part.strip())
+    output = scrub(text, secrets, {stage + '/': path.rstrip('/') + '/', stage: path.rstrip('/')})
+    return rc == 0, output
+
+
+def run(module):
+    """Do what the keepalived_config module's parameters ask; return the result dict.
+
+    Failures go through ``module.fail_json`` with secrets scrubbed.
+    """
+    params = module.params
+    path = params['path']
+    include_dir = params['include_dir']
+    secret_files = params['secret_files'] or {}
+    secrets = secret_words(secret_files.values())
+
+    try:
+        desired = desired_tree(params['main'], include_dir, params['files'], secret_files)
+        uid, gid = resolve_owner(params['owner'], params['group'])
+    except ConfigError as exc:
+        module.fail_json(msg=scrub(str(exc), secrets))
+
+    for target in absolute_includes(params['main'], path):
+        module.warn('main includes %s by absolute path: validation reads the live files there, '
+                    'not the desired ones; use a path relative to %s' % (target, path))
+
+    patterns = params['purge_patterns']
+    live, removable, others = read_live(path, include_dir, desired, params['purge'], patterns)
+    plan = plan_changes(desired, live, removable, uid, gid)
+
+    result = {
+        'changed': False,
+        'changed_files': [os.path.join(path, p) for p in plan.writes],
+        'removed_files': [os.path.join(path, p) for p in plan.removals],
+        'validated': False,
+    }
+    if not plan.writes and not plan.removals:
+        return result
+    result['changed'] = True
+    if module._diff:
+        result['diff'] = build_diffs(plan, desired, live, path)
+
+    if params['validate']:
+        keepalived = _find_keepalived(module, params['keepalived_bin'])
+        stage = tempfile.mkdtemp(prefix='keepalived_config.')
+        try:
+            os.chmod(stage, 0o700)
+            stage_tree(stage, path, include_dir, desired, others)
+            ok, output = validate_tree(module, keepalived, stage, path, secrets)
+        except OSError as exc:
+            result['changed'] = False
+            module.fail_json(msg=scrub('building the tree to validate failed: %s' % exc, secrets),
+                             **result)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        result['validation_output'] = output
+        if not ok:
+            result.pop('diff', None)
+            result['changed'] = False
+            module.fail_json(
+                msg='keepalived rejected the configuration; nothing was changed:\n%s' % output,
+                **result)
+        result['validated'] = True
+
+    if module.check_mode:
+        return result
+
+    try:
+        ensure_dir(os.path.join(path, normalize_include_dir(include_dir)), uid, gid)
+        for relpath in plan.writes:
+            want = desired[relpath]
+            atomic_write(os.path.join(path, relpath), want.content, want.mode, uid, gid)
+        for relpath in plan.removals:
+            os.unlink(os.path.join(path, relpath))
+        if plan.removals:
+            fsync_dir(os.path.join(path, normalize_include_dir(include_dir)))
+    except OSError as exc:
+        module.fail_json(msg=scrub('applying the configuration failed: %s' % exc, secrets), **result)
+    return result
+
+
+def _find_keepalived(module, name):
+    """Return the keepalived executable's path, or fail."""
+    if os.path.isabs(name):
+        if os.access(name, os.X_OK):
+            return name
+        module.fail_json(msg='keepalived_bin %s is not an executable file' % name)
+    found = module.get_bin_path(name)
+    if not found:
+        module.fail_json(msg='%s not found in PATH or the sbin directories; install keepalived '
+                             'or set validate=false' % name)
+    return found
