@@ -54,7 +54,7 @@ NON_SECRET_WORDS = frozenset((
 # may echo the truncated value, so that prefix is secret as well.
 AUTH_PASS_LENGTH = 8
 
-_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$')
+_NAME_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.@+-]*')
 
 # One desired file: content as bytes, octal mode, secret flag.
 Desired = collections.namedtuple('Desired', ['content', 'mode', 'secret'])
@@ -74,7 +74,7 @@ def check_name(name):
     """Return None if NAME may be a file name in the include directory, else why not."""
     if not isinstance(name, str) or not name:
         return 'file names must be non-empty strings'
-    if not _NAME_RE.match(name) or name in ('.', '..'):
+    if not _NAME_RE.fullmatch(name) or name in ('.', '..'):
         return ('file name %r must be a plain name (letters, digits and _ . @ + -, '
                 'not starting with a dot or dash, no slash)' % name)
     return None

@@ -1,0 +1,49 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Make the checkout importable as ansible_collections.failover.keepalived.
+
+Under ``ansible-test units`` the checkout already sits at such a path; from a
+plain checkout a temporary directory with a symbolic link stands in for it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _collections_root():
+    """Return a directory that holds ansible_collections/failover/keepalived -> REPO."""
+    parts = REPO.split(os.sep)
+    if parts[-3:-1] == ['ansible_collections', 'failover'] and parts[-1] == 'keepalived':
+        return os.sep.join(parts[:-3])
+    root = tempfile.mkdtemp(prefix='failover-keepalived-tests.')
+    os.makedirs(os.path.join(root, 'ansible_collections', 'failover'))
+    os.symlink(REPO, os.path.join(root, 'ansible_collections', 'failover', 'keepalived'))
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+COLLECTIONS_ROOT = _collections_root()
+if COLLECTIONS_ROOT not in sys.path:
+    sys.path.insert(0, COLLECTIONS_ROOT)
+
+
+@pytest.fixture(scope='session')
+def collections_root():
+    """The directory to put on PYTHONPATH so modules find their module_utils."""
+    return COLLECTIONS_ROOT
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    """The checkout."""
+    return REPO
