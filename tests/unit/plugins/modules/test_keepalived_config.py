@@ -1,0 +1,381 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the keepalived_config module the way Ansible does, against the real keepalived.
+
+Each test runs ``python plugins/modules/keepalived_config.py ARGS.json`` in a
+subprocess on a temporary configuration directory, and ``keepalived -t``
+validates for real. keepalived refuses the loopback interface for VRRP, so
+the configurations use the first up, multicast-capable interface of the host
+(or $FAILOVER_TEST_INTERFACE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+SECRET = 'Zq7wXk2p'
+MAIN = 'global_defs {\n  router_id test\n}\ninclude conf.d/*.conf\n'
+IFF_UP = 0x1
+IFF_LOOPBACK = 0x8
+IFF_MULTICAST = 0x1000
+
+
+def _find_keepalived():
+    return shutil.which('keepalived', path=os.environ.get('PATH', '') + ':/usr/sbin:/sbin')
+
+
+def _find_interface():
+    wanted = os.environ.get('FAILOVER_TEST_INTERFACE')
+    if wanted:
+        return wanted
+    for name in sorted(os.listdir('/sys/class/net')):
+        try:
+            with open('/sys/class/net/%s/flags' % name) as handle:
+                flags = int(handle.read().strip(), 16)
+        except (OSError, ValueError):
+            continue
+        if flags & IFF_UP and flags & IFF_MULTICAST and not flags & IFF_LOOPBACK:
+            return name
+    return None
+
+
+KEEPALIVED = _find_keepalived()
+INTERFACE = _find_interface() if os.path.isdir('/sys/class/net') else None
+
+pytestmark = [
+    pytest.mark.skipif(KEEPALIVED is None, reason='keepalived is not installed (apt-get install keepalived)'),
+    pytest.mark.skipif(INTERFACE is None, reason='no up, multicast-capable interface for VRRP'),
+    pytest.mark.skipif(os.geteuid() != 0, reason='keepalived -t and root-owned files need root'),
+]
+
+
+def instance(name='VI_1', vrid=51, priority=100, extra=''):
+    """Return an instance file that includes its secret file NAME.auth."""
+    return (
+        'vrrp_instance %s {\n'
+        '  state BACKUP\n'
+        '  interface %s\n'
+        '  virtual_router_id %d\n'
+        '  priority %d\n'
+        '  advert_int 1\n'
+        '%s'
+        '  include %s.auth\n'
+        '  virtual_ipaddress {\n'
+        '    192.0.2.%d/32\n'
+        '  }\n'
+        '}\n' % (name, INTERFACE, vrid, priority, extra, name.lower(), vrid % 250)
+    )
+
+
+def auth(password=SECRET):
+    return 'authentication {\n  auth_type PASS\n  auth_pass %s\n}\n' % password
+
+
+def module_args(config_dir, **overrides):
+    args = {
+        'path': str(config_dir),
+        'main': MAIN,
+        'files': {'vi_1.conf': instance()},
+        'secret_files': {'vi_1.auth': auth()},
+    }
+    args.update(overrides)
+    return args
+
+
+@pytest.fixture
+def config_dir(tmp_path):
+    return tmp_path / 'keepalived'
+
+
+@pytest.fixture
+def run_module(tmp_path, collections_root, repo_root):
+    """Return a function that runs the module with ARGS and returns (result, raw stdout)."""
+    module_path = os.path.join(repo_root, 'plugins', 'modules', 'keepalived_config.py')
+    counter = [0]
+
+    def run(args, check=False, diff=False):
+        counter[0] += 1
+        full = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+        args_file = tmp_path / ('args-%d.json' % counter[0])
+        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': full}))
+        env = dict(os.environ, PYTHONPATH=collections_root)
+        proc = subprocess.run(
+            [sys.executable, module_path, str(args_file)],
+            capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=60, check=False,
+        )
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            pytest.fail('module printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+        if not result.get('failed'):
+            assert proc.returncode == 0, proc.stderr
+        return result, proc.stdout + proc.stderr
+
+    return run
+
+
+def snapshot(directory):
+    """Return {relative path: (bytes, mode, mtime_ns)} of every file below DIRECTORY."""
+    found = {}
+    if not directory.exists():
+        return found
+    for root, _dirs, names in os.walk(directory):
+        for name in names:
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            with open(full, 'rb') as handle:
+                found[os.path.relpath(full, directory)] = (handle.read(), stat.S_IMODE(st.st_mode), st.st_mtime_ns)
+    return found
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_first_write(run_module, config_dir):
+    result, _ = run_module(module_args(config_dir))
+    assert result['changed'] is True
+    assert result['validated'] is True
+    assert result['changed_files'] == [
+        str(config_dir / 'conf.d' / 'vi_1.auth'),
+        str(config_dir / 'conf.d' / 'vi_1.conf'),
+        str(config_dir / 'keepalived.conf'),
+    ]
+    assert result['removed_files'] == []
+    assert (config_dir / 'keepalived.conf').read_text() == MAIN
+    assert (config_dir / 'conf.d' / 'vi_1.conf').read_text() == instance()
+    assert (config_dir / 'conf.d' / 'vi_1.auth').read_text() == auth()
+    assert sorted(os.listdir(config_dir / 'conf.d')) == ['vi_1.auth', 'vi_1.conf']
+
+
+@pytest.mark.parametrize('relpath, mode', [
+    ('keepalived.conf', 0o644),
+    ('conf.d', 0o755),
+    ('conf.d/vi_1.conf', 0o644),
+    ('conf.d/vi_1.auth', 0o600),
+])
+def test_modes_and_owner(run_module, config_dir, relpath, mode):
+    run_module(module_args(config_dir))
+    st = os.stat(config_dir / relpath)
+    assert stat.S_IMODE(st.st_mode) == mode
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+
+def test_second_run_changes_nothing_and_skips_validation(run_module, config_dir):
+    run_module(module_args(config_dir))
+    before = snapshot(config_dir)
+    # A keepalived that does not exist proves the unchanged run does not validate.
+    result, _ = run_module(module_args(config_dir, keepalived_bin='/nonexistent/keepalived'), diff=True)
+    assert result['changed'] is False
+    assert result['validated'] is False
+    assert result['changed_files'] == [] and result['removed_files'] == []
+    assert 'diff' not in result
+    assert snapshot(config_dir) == before
+
+
+@pytest.mark.parametrize('prepare', ['empty', 'applied'])
+def test_check_mode_touches_nothing(run_module, config_dir, prepare):
+    if prepare == 'applied':
+        run_module(module_args(config_dir))
+    before = snapshot(config_dir)
+    args = module_args(config_dir, files={'vi_2.conf': instance('VI_2', 52)},
+                       secret_files={'vi_2.auth': auth('other12')})
+    result, _ = run_module(args, check=True, diff=True)
+    assert result['changed'] is True
+    assert result['validated'] is True
+    assert str(config_dir / 'conf.d' / 'vi_2.conf') in result['changed_files']
+    if prepare == 'applied':
+        assert result['removed_files'] == [str(config_dir / 'conf.d' / 'vi_1.auth'),
+                                           str(config_dir / 'conf.d' / 'vi_1.conf')]
+    assert snapshot(config_dir) == before
+    assert config_dir.exists() is (prepare == 'applied')
+
+
+def test_check_mode_fails_on_bad_config(run_module, config_dir):
+    run_module(module_args(config_dir))
+    before = snapshot(config_dir)
+    result, _ = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=300)}), check=True)
+    assert result['failed'] is True
+    assert 'outside range' in result['msg']
+    assert snapshot(config_dir) == before
+
+
+def test_diff_shows_changes_and_masks_secrets(run_module, config_dir):
+    run_module(module_args(config_dir))
+    args = module_args(config_dir, files={'vi_1.conf': instance(priority=150)},
+                       secret_files={'vi_1.auth': auth('N3wPassw')})
+    result, raw = run_module(args, diff=True)
+    assert result['changed'] is True
+    assert result['changed_files'] == [str(config_dir / 'conf.d' / 'vi_1.auth'),
+                                       str(config_dir / 'conf.d' / 'vi_1.conf')]
+    diffs = {d['after_header']: d for d in result['diff']}
+    conf = diffs['%s (mode 0644)' % (config_dir / 'conf.d' / 'vi_1.conf')]
+    assert conf['before_header'] == '%s (mode 0644)' % (config_dir / 'conf.d' / 'vi_1.conf')
+    assert '  priority 100\n' in conf['before'] and '  priority 150\n' in conf['after']
+    secret = diffs['%s (mode 0600)' % (config_dir / 'conf.d' / 'vi_1.auth')]
+    assert secret['before'] == '(secret content)\n'
+    assert secret['after'] == '(secret content changed)\n'
+    assert SECRET not in raw and 'N3wPassw' not in raw
+
+
+def test_mode_drift_is_repaired(run_module, config_dir):
+    run_module(module_args(config_dir))
+    os.chmod(config_dir / 'conf.d' / 'vi_1.auth', 0o644)
+    result, raw = run_module(module_args(config_dir), diff=True)
+    assert result['changed'] is True
+    assert result['changed_files'] == [str(config_dir / 'conf.d' / 'vi_1.auth')]
+    assert result['diff'][0]['before'] == '(secret content unchanged)\n'
+    assert result['diff'][0]['before_header'].endswith('(mode 0644)')
+    assert mode_of(config_dir / 'conf.d' / 'vi_1.auth') == 0o600
+    assert SECRET not in raw
+
+
+@pytest.mark.parametrize('files, expected', [
+    pytest.param({'vi_1.conf': instance(priority=300)}, "number '300' outside range", id='priority out of range'),
+    pytest.param({'vi_1.conf': instance(extra='  no_such_keyword 1\n')}, "Unknown keyword 'no_such_keyword'",
+                 id='unknown keyword'),
+    pytest.param({'vi_1.conf': instance().replace(INTERFACE, 'nosuchif0')}, 'nosuchif0', id='unknown interface'),
+])
+def test_bad_config_rejected_and_live_untouched(run_module, config_dir, files, expected):
+    run_module(module_args(config_dir))
+    stale = config_dir / 'conf.d' / 'stale.conf'
+    stale.write_text('# left from an old instance\n')
+    before = snapshot(config_dir)
+    result, _ = run_module(module_args(config_dir, files=files), diff=True)
+    assert result['failed'] is True
+    assert result['changed'] is False
+    assert result['validated'] is False
+    assert expected in result['msg']
+    assert expected in result['validation_output']
+    assert 'nothing was changed' in result['msg']
+    assert snapshot(config_dir) == before
+
+
+def test_bad_config_on_first_run_creates_nothing(run_module, config_dir):
+    result, _ = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=0)}))
+    assert result['failed'] is True
+    assert not config_dir.exists()
+
+
+def test_validation_output_names_live_paths(run_module, config_dir):
+    result, raw = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=300)}))
+    assert result['failed'] is True
+    assert 'conf.d/vi_1.conf: Line 5' in result['validation_output']
+    assert 'keepalived_config.' not in raw
+
+
+def test_purge_removes_stale_instance(run_module, config_dir):
+    two = module_args(config_dir, files={'vi_1.conf': instance(), 'vi_2.conf': instance('VI_2', 52)},
+                      secret_files={'vi_1.auth': auth(), 'vi_2.auth': auth('Other123')})
+    run_module(two)
+    (config_dir / 'conf.d' / 'README').write_text('kept: matches no purge pattern\n')
+    result, raw = run_module(module_args(config_dir), diff=True)
+    assert result['changed'] is True
+    assert result['changed_files'] == []
+    assert result['removed_files'] == [str(config_dir / 'conf.d' / 'vi_2.auth'),
+                                       str(config_dir / 'conf.d' / 'vi_2.conf')]
+    assert sorted(os.listdir(config_dir / 'conf.d')) == ['README', 'vi_1.auth', 'vi_1.conf']
+    removed = {d['before_header'].split(' ')[0]: d for d in result['diff']}
+    assert removed[str(config_dir / 'conf.d' / 'vi_2.auth')]['before'] == '(secret content)\n'
+    assert 'VI_2' in removed[str(config_dir / 'conf.d' / 'vi_2.conf')]['before']
+    assert 'Other123' not in raw
+    again, _ = run_module(module_args(config_dir))
+    assert again['changed'] is False
+
+
+def test_purge_false_keeps_unlisted_files(run_module, config_dir):
+    run_module(module_args(config_dir, files={'vi_1.conf': instance(), 'vi_2.conf': instance('VI_2', 52)},
+                           secret_files={'vi_1.auth': auth(), 'vi_2.auth': auth('Other123')}))
+    result, _ = run_module(module_args(config_dir, purge=False))
+    assert result['changed'] is False
+    assert sorted(os.listdir(config_dir / 'conf.d')) == ['vi_1.auth', 'vi_1.conf', 'vi_2.auth', 'vi_2.conf']
+
+
+def test_files_that_stay_are_validated_too(run_module, config_dir):
+    (config_dir / 'conf.d').mkdir(parents=True)
+    (config_dir / 'conf.d' / 'local.conf').write_text('not_a_keepalived_keyword yes\n')
+    before = snapshot(config_dir)
+    result, _ = run_module(module_args(config_dir, purge_patterns=['vi_*.conf', 'vi_*.auth']))
+    assert result['failed'] is True
+    assert "Unknown keyword 'not_a_keepalived_keyword'" in result['msg']
+    assert snapshot(config_dir) == before
+
+
+@pytest.mark.parametrize('password, extra', [
+    pytest.param(SECRET, SECRET + '\n', id='secret echoed as unknown keyword'),
+    pytest.param(SECRET + 'AndMuchLonger', '', id='over-long password truncated'),
+])
+def test_secret_never_in_output(run_module, config_dir, password, extra):
+    secret_file = auth(password).replace('}\n', extra + '}\n')
+    args = module_args(config_dir, secret_files={'vi_1.auth': secret_file})
+    for check in (True, False):
+        result, raw = run_module(args, check=check, diff=True)
+        assert result['failed'] is True
+        assert password not in raw and password[:8] not in raw
+        assert '********' in result['validation_output'] or 'Truncating' in result['validation_output']
+    assert not config_dir.exists()
+
+
+def test_secret_not_in_output_on_success(run_module, config_dir):
+    for check in (True, False, False):
+        result, raw = run_module(module_args(config_dir), check=check, diff=True)
+        assert SECRET not in raw
+        assert 'failed' not in result
+
+
+def test_validate_false_applies_without_keepalived(run_module, config_dir):
+    args = module_args(config_dir, validate=False, keepalived_bin='/nonexistent/keepalived')
+    result, _ = run_module(args)
+    assert result['changed'] is True
+    assert result['validated'] is False
+    assert 'validation_output' not in result
+    assert (config_dir / 'keepalived.conf').read_text() == MAIN
+
+
+def test_missing_keepalived_fails_cleanly(run_module, config_dir):
+    result, _ = run_module(module_args(config_dir, keepalived_bin='/nonexistent/keepalived'))
+    assert result['failed'] is True
+    assert 'not an executable file' in result['msg']
+    assert not config_dir.exists()
+
+
+@pytest.mark.parametrize('overrides, message', [
+    pytest.param({'files': {'../escape.conf': 'x'}}, 'plain name', id='path in name'),
+    pytest.param({'files': {'vi_1.auth': 'x'}}, 'both files and secret_files', id='name twice'),
+    pytest.param({'include_dir': '../elsewhere'}, 'below path', id='include_dir escapes'),
+    pytest.param({'owner': 'no-such-user-here'}, 'owner', id='unknown owner'),
+])
+def test_bad_arguments(run_module, config_dir, overrides, message):
+    result, raw = run_module(module_args(config_dir, **overrides))
+    assert result['failed'] is True
+    assert message in result['msg']
+    assert SECRET not in raw
+    assert not config_dir.exists()
+
+
+def test_absolute_include_warns(run_module, config_dir):
+    main = 'include %s/conf.d/*.conf\n' % config_dir
+    result, _ = run_module(module_args(config_dir, main=main, validate=False))
+    assert result['changed'] is True
+    # ansible-core 2.19 reports warnings as structured events; older ones as strings.
+    assert 'by absolute path' in json.dumps(result.get('warnings', []))
+
+
+def test_other_entries_of_path_are_visible_to_validation(run_module, config_dir):
+    (config_dir / 'extra').mkdir(parents=True)
+    (config_dir / 'extra' / 'globals.conf').write_text('global_defs {\n  router_id from_extra\n}\n')
+    main = 'include extra/globals.conf\ninclude conf.d/*.conf\n'
+    result, _ = run_module(module_args(config_dir, main=main))
+    assert result['changed'] is True and result['validated'] is True
+    (config_dir / 'extra' / 'globals.conf').write_text('global_defs {\n  bogus_global_kw 1\n}\n')
+    result, _ = run_module(module_args(config_dir, main=main + '# changed\n'))
+    assert result['failed'] is True
+    assert "Unknown keyword 'bogus_global_kw'" in result['msg']
