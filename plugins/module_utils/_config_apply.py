@@ -398,7 +398,7 @@ def stage_tree(stage, path, include_dir, desired, others):
             handle.write(want.content)
     for name in others:
         os.symlink(os.path.join(path, include_dir, name), os.path.join(stage, include_dir, name))
-    top = include_dir.split('/')[0]
+    top = include_dir.split('/', 1)[0]
     for name in list_dir(path):
         if name in (MAIN_NAME, top) or os.path.lexists(os.path.join(stage, name)):
             continue

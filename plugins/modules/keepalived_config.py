@@ -28,7 +28,7 @@ description:
     files that stay, are linked into the temporary tree so references to them resolve too.
   - The module does not reload keepalived; notify a handler on change.
 author:
-  - failover.keepalived contributors
+  - failover.keepalived contributors (!UNKNOWN)
 options:
   path:
     description:
@@ -100,16 +100,19 @@ options:
     default: root
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - In check mode the validation runs as well (it only writes to the temporary directory), so a
         configuration that keepalived rejects fails the check run.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Returns one diff per changed or removed file; secret files show a placeholder instead of
         their content.
   platform:
+    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 notes:

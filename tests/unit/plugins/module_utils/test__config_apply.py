@@ -298,7 +298,7 @@ def test_read_live_and_stage_tree(tmp_path):
     assert removable == ['conf.d/stale.conf']
     assert others == ['notes.txt', 'sub']
 
-    _, removable, others = ca.read_live(str(live_dir), 'conf.d', desired, False, ['*.conf'])
+    _live, removable, others = ca.read_live(str(live_dir), 'conf.d', desired, False, ['*.conf'])
     assert removable == []
     assert others == ['notes.txt', 'stale.conf', 'sub']
 

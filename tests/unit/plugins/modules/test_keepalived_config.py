@@ -141,7 +141,7 @@ def mode_of(path):
 
 
 def test_first_write(run_module, config_dir):
-    result, _ = run_module(module_args(config_dir))
+    result, _output = run_module(module_args(config_dir))
     assert result['changed'] is True
     assert result['validated'] is True
     assert result['changed_files'] == [
@@ -173,7 +173,7 @@ def test_second_run_changes_nothing_and_skips_validation(run_module, config_dir)
     run_module(module_args(config_dir))
     before = snapshot(config_dir)
     # A keepalived that does not exist proves the unchanged run does not validate.
-    result, _ = run_module(module_args(config_dir, keepalived_bin='/nonexistent/keepalived'), diff=True)
+    result, _output = run_module(module_args(config_dir, keepalived_bin='/nonexistent/keepalived'), diff=True)
     assert result['changed'] is False
     assert result['validated'] is False
     assert result['changed_files'] == [] and result['removed_files'] == []
@@ -188,7 +188,7 @@ def test_check_mode_touches_nothing(run_module, config_dir, prepare):
     before = snapshot(config_dir)
     args = module_args(config_dir, files={'vi_2.conf': instance('VI_2', 52)},
                        secret_files={'vi_2.auth': auth('other12')})
-    result, _ = run_module(args, check=True, diff=True)
+    result, _output = run_module(args, check=True, diff=True)
     assert result['changed'] is True
     assert result['validated'] is True
     assert str(config_dir / 'conf.d' / 'vi_2.conf') in result['changed_files']
@@ -202,7 +202,7 @@ def test_check_mode_touches_nothing(run_module, config_dir, prepare):
 def test_check_mode_fails_on_bad_config(run_module, config_dir):
     run_module(module_args(config_dir))
     before = snapshot(config_dir)
-    result, _ = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=300)}), check=True)
+    result, _output = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=300)}), check=True)
     assert result['failed'] is True
     assert 'outside range' in result['msg']
     assert snapshot(config_dir) == before
@@ -249,7 +249,7 @@ def test_bad_config_rejected_and_live_untouched(run_module, config_dir, files, e
     stale = config_dir / 'conf.d' / 'stale.conf'
     stale.write_text('# left from an old instance\n')
     before = snapshot(config_dir)
-    result, _ = run_module(module_args(config_dir, files=files), diff=True)
+    result, _output = run_module(module_args(config_dir, files=files), diff=True)
     assert result['failed'] is True
     assert result['changed'] is False
     assert result['validated'] is False
@@ -260,7 +260,7 @@ def test_bad_config_rejected_and_live_untouched(run_module, config_dir, files, e
 
 
 def test_bad_config_on_first_run_creates_nothing(run_module, config_dir):
-    result, _ = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=0)}))
+    result, _output = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=0)}))
     assert result['failed'] is True
     assert not config_dir.exists()
 
@@ -287,14 +287,14 @@ def test_purge_removes_stale_instance(run_module, config_dir):
     assert removed[str(config_dir / 'conf.d' / 'vi_2.auth')]['before'] == '(secret content)\n'
     assert 'VI_2' in removed[str(config_dir / 'conf.d' / 'vi_2.conf')]['before']
     assert 'Other123' not in raw
-    again, _ = run_module(module_args(config_dir))
+    again, _output = run_module(module_args(config_dir))
     assert again['changed'] is False
 
 
 def test_purge_false_keeps_unlisted_files(run_module, config_dir):
     run_module(module_args(config_dir, files={'vi_1.conf': instance(), 'vi_2.conf': instance('VI_2', 52)},
                            secret_files={'vi_1.auth': auth(), 'vi_2.auth': auth('Other123')}))
-    result, _ = run_module(module_args(config_dir, purge=False))
+    result, _output = run_module(module_args(config_dir, purge=False))
     assert result['changed'] is False
     assert sorted(os.listdir(config_dir / 'conf.d')) == ['vi_1.auth', 'vi_1.conf', 'vi_2.auth', 'vi_2.conf']
 
@@ -303,7 +303,7 @@ def test_files_that_stay_are_validated_too(run_module, config_dir):
     (config_dir / 'conf.d').mkdir(parents=True)
     (config_dir / 'conf.d' / 'local.conf').write_text('not_a_keepalived_keyword yes\n')
     before = snapshot(config_dir)
-    result, _ = run_module(module_args(config_dir, purge_patterns=['vi_*.conf', 'vi_*.auth']))
+    result, _output = run_module(module_args(config_dir, purge_patterns=['vi_*.conf', 'vi_*.auth']))
     assert result['failed'] is True
     assert "Unknown keyword 'not_a_keepalived_keyword'" in result['msg']
     assert snapshot(config_dir) == before
@@ -333,7 +333,7 @@ def test_secret_not_in_output_on_success(run_module, config_dir):
 
 def test_validate_false_applies_without_keepalived(run_module, config_dir):
     args = module_args(config_dir, validate=False, keepalived_bin='/nonexistent/keepalived')
-    result, _ = run_module(args)
+    result, _output = run_module(args)
     assert result['changed'] is True
     assert result['validated'] is False
     assert 'validation_output' not in result
@@ -341,7 +341,7 @@ def test_validate_false_applies_without_keepalived(run_module, config_dir):
 
 
 def test_missing_keepalived_fails_cleanly(run_module, config_dir):
-    result, _ = run_module(module_args(config_dir, keepalived_bin='/nonexistent/keepalived'))
+    result, _output = run_module(module_args(config_dir, keepalived_bin='/nonexistent/keepalived'))
     assert result['failed'] is True
     assert 'not an executable file' in result['msg']
     assert not config_dir.exists()
@@ -363,7 +363,7 @@ def test_bad_arguments(run_module, config_dir, overrides, message):
 
 def test_absolute_include_warns(run_module, config_dir):
     main = 'include %s/conf.d/*.conf\n' % config_dir
-    result, _ = run_module(module_args(config_dir, main=main, validate=False))
+    result, _output = run_module(module_args(config_dir, main=main, validate=False))
     assert result['changed'] is True
     # ansible-core 2.19 reports warnings as structured events; older ones as strings.
     assert 'by absolute path' in json.dumps(result.get('warnings', []))
@@ -373,9 +373,9 @@ def test_other_entries_of_path_are_visible_to_validation(run_module, config_dir)
     (config_dir / 'extra').mkdir(parents=True)
     (config_dir / 'extra' / 'globals.conf').write_text('global_defs {\n  router_id from_extra\n}\n')
     main = 'include extra/globals.conf\ninclude conf.d/*.conf\n'
-    result, _ = run_module(module_args(config_dir, main=main))
+    result, _output = run_module(module_args(config_dir, main=main))
     assert result['changed'] is True and result['validated'] is True
     (config_dir / 'extra' / 'globals.conf').write_text('global_defs {\n  bogus_global_kw 1\n}\n')
-    result, _ = run_module(module_args(config_dir, main=main + '# changed\n'))
+    result, _output = run_module(module_args(config_dir, main=main + '# changed\n'))
     assert result['failed'] is True
     assert "Unknown keyword 'bogus_global_kw'" in result['msg']
