@@ -120,6 +120,9 @@ notes:
     validation has to run on the target, which is what this module does.
   - keepalived exits non-zero for warnings as well as errors (for example an over-long C(auth_pass)
     that it would truncate); such a configuration is rejected.
+  - Each file is replaced atomically and the main file is written last, but the files are replaced
+    one after the other; an I/O error in the middle (a full disk, for example) can leave some files
+    new and others old. The failure is reported and the next run completes the tree.
   - SELinux contexts of the written files are not managed.
 seealso:
   - name: keepalived configuration synopsis
