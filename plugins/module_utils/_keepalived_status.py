@@ -754,7 +754,7 @@ def run_status(probe, params):
     status['elapsed'] = elapsed
     status['last_seen'] = seen
     if met:
-        status['msg'] = 'reached: %s after %.1fs' % (describe_goal(**goal), elapsed)
+        status['msg'] = 'waited %.1fs for %s' % (elapsed, describe_goal(**goal))
         if (not status.get('running') and params.get('fail_when_stopped')
                 and state_name(goal['state']) != 'STOP'):
             status['failed'] = True
@@ -786,7 +786,7 @@ def run_maintenance(probe, params, check_mode=False):
     changed = exists != drained
     result = {
         'changed': changed,
-        'path': path,
+        'down_file': path,
         'state': params['state'],
         'elapsed': 0.0,
         'diff': {

@@ -127,8 +127,8 @@ changed:
   returned: always
   type: bool
   sample: true
-path:
-  description: The down file.
+down_file:
+  description: The down file (O(path)).
   returned: always
   type: str
   sample: /etc/keepalived/down
