@@ -459,8 +459,13 @@ def ensure_dir(full, uid=None, gid=None):
 
 def validate_tree(module, keepalived, stage, path, secrets):
     """Run ``keepalived -t`` on the staged tree; return (ok, scrubbed output)."""
+    # keepalived 2.2.7 (Debian 12) sends itself SIGTERM at the end of a config
+    # test whenever an instance tracks a script (fixed upstream in 2.2.8), and
+    # then exits 143 for a good configuration. An ignored TERM survives exec, so
+    # keepalived finishes and reports its real result.
     rc, out, err = module.run_command(
-        [keepalived, '-t', '-f', os.path.join(stage, MAIN_NAME)], cwd=stage)
+        ['/bin/sh', '-c', 'trap "" TERM; exec "$0" -t -f "$1"', keepalived, os.path.join(stage, MAIN_NAME)],
+        cwd=stage)
     text = '\n'.join(part.strip('\n') for part in (out, err) if part and part.strip())
     output = scrub(text, secrets, {stage + '/': path.rstrip('/') + '/', stage: path.rstrip('/')})
     return rc == 0, output

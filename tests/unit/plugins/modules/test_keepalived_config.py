@@ -379,3 +379,15 @@ def test_other_entries_of_path_are_visible_to_validation(run_module, config_dir)
     result, _output = run_module(module_args(config_dir, main=main + '# changed\n'))
     assert result['failed'] is True
     assert "Unknown keyword 'bogus_global_kw'" in result['msg']
+
+
+def test_config_tracking_a_script_validates(run_module, config_dir):
+    """keepalived 2.2.7 kills its own config test when an instance tracks a script; the module must not."""
+    main = ('global_defs {\n  router_id test\n  enable_script_security\n  script_user root\n}\n'
+            'vrrp_script chk {\n  script "/bin/true"\n  interval 1\n  weight -20\n}\n'
+            'include conf.d/*.conf\n')
+    tracked = instance(extra='  track_script {\n    chk\n  }\n')
+    result, _ = run_module(module_args(config_dir, main=main, files={'vi_1.conf': tracked}))
+    assert result.get('failed') is not True, result
+    assert result['changed'] and result['validated']
+    assert (config_dir / 'conf.d' / 'vi_1.conf').read_text() == tracked
