@@ -383,7 +383,7 @@ def test_other_entries_of_path_are_visible_to_validation(run_module, config_dir)
 
 def test_config_tracking_a_script_validates(run_module, config_dir):
     """keepalived 2.2.7 kills its own config test when an instance tracks a script; the module must not."""
-    main = ('global_defs {\n  router_id test\n  enable_script_security\n  script_user root\n}\n'
+    main = ('global_defs {\n  router_id test\n  enable_script_security\n  script_user nobody\n}\n'
             'vrrp_script chk {\n  script "/bin/true"\n  interval 1\n  weight -20\n}\n'
             'include conf.d/*.conf\n')
     tracked = instance(extra='  track_script {\n    chk\n  }\n')
