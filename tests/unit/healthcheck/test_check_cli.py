@@ -1,0 +1,260 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The command line contract: exit codes, one-line reasons, option naming, all/any, interpreters."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from hc_support import PROGRAM, interpreters, load_program
+
+CHECK_NAMES = ["file", "process", "systemd", "http", "tcp", "mysql", "mysql-replication", "haproxy",
+               "apiserver", "all", "any"]
+
+
+def test_program_file_is_executable_with_python3_shebang():
+    assert PROGRAM.read_text().splitlines()[0] == "#!/usr/bin/python3"
+    assert PROGRAM.stat().st_mode & stat.S_IXUSR
+    assert PROGRAM.suffix == ""
+
+
+def test_import_has_no_side_effects(tmp_path):
+    # Loading the file must not parse sys.argv, print, or create state directories.
+    code = ("import sys; sys.argv = ['x', 'bogus']; "
+            f"from importlib.machinery import SourceFileLoader; SourceFileLoader('kc', {str(PROGRAM)!r}).load_module(); "
+            "print('imported')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout == "imported\n"
+    assert proc.stderr == ""
+
+
+def test_help_lists_every_check(run_check):
+    result = run_check("--help")
+    assert result.rc == 0
+    for name in CHECK_NAMES:
+        assert f"    {name} " in result.out
+
+
+@pytest.mark.parametrize("name", CHECK_NAMES)
+def test_each_check_has_help(run_check, name):
+    assert run_check(name, "--help").rc == 0
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["nosuchcheck"],
+    ["file", "/etc/keepalived/down"],               # positional arguments are not accepted
+    ["process"],                                    # a selector is required
+    ["tcp", "--port", "0"],
+    ["tcp", "--port", "70000"],
+    ["tcp"],
+    ["http", "--url", "ftp://127.0.0.1/"],
+    ["http", "--url", "http://127.0.0.1/", "--expect-status", "abc"],
+    ["http", "--url", "http://127.0.0.1/", "--method", "POST"],
+    ["--timeout", "0", "file"],
+    ["--timeout", "-1", "file"],
+    ["systemd", "--unit", "bad unit"],
+    ["haproxy", "--frontend", "fe"],                # needs --stats-socket
+    ["apiserver", "--host", "192.0.2.1"],           # there is deliberately no way to probe another host
+    ["all"],
+    ["all", "--check", ""],
+    ["all", "--check", "nosuchcheck --x 1"],
+    ["all", "--check", "process --bogus"],
+    ["all", "--check", "all --check file"],         # no nesting
+    ["any", "--check", "'unbalanced"],
+    ["--remediate-command", "true", "--remediate-settle", "5", "--timeout", "2", "file"],
+    ["--remediate-command", "true", "--remediate-unit", "x.service", "file"],
+    ["--remediate-unit", "-x", "--timeout", "9", "file"],
+])
+def test_usage_errors_exit_2(run_check, argv):
+    result = run_check(*argv)
+    assert result.rc == 2, result
+    assert "error" in result.err
+
+
+def test_global_options_go_before_the_check(run_check, tmp_path):
+    assert run_check("--timeout", "1", "--verbose", "file", "--path", tmp_path / "absent").rc == 0
+    assert run_check("file", "--path", tmp_path / "absent", "--timeout", "1").rc == 2
+
+
+def test_quiet_on_success_and_one_line_on_failure(tmp_path, run_cli):
+    down = tmp_path / "down"
+    ok = run_cli("file", "--path", down)
+    assert (ok.rc, ok.out, ok.err) == (0, "", "")
+    down.touch()
+    bad = run_cli("file", "--path", down)
+    assert bad.rc == 1
+    assert bad.out == ""
+    assert bad.err == f"keepalived-check file: maintenance file {down} exists\n"
+
+
+def test_verbose_reports_on_stdout_only(tmp_path, run_cli):
+    result = run_cli("--verbose", "file", "--path", tmp_path / "absent")
+    assert result.rc == 0
+    assert result.out == "keepalived-check: file: healthy\n"
+    assert result.err == ""
+
+
+def test_file_check_default_path_is_the_maintenance_switch(kc):
+    opts = kc.build_parser().parse_args(["file"])
+    assert opts.path == "/etc/keepalived/down"
+
+
+def test_file_check_counts_a_dangling_symlink_as_present(tmp_path, run_check):
+    link = tmp_path / "down"
+    link.symlink_to(tmp_path / "nowhere")
+    assert run_check("file", "--path", link).rc == 1
+
+
+def test_file_check_unreadable_directory_is_unhealthy_when_not_root(tmp_path, run_cli):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    code = (f"import os; os.setgid(65534); os.setuid(65534); "
+            f"os.execv({str(PROGRAM)!r}, [{str(PROGRAM)!r}, 'file', '--path', {str(locked / 'down')!r}])")
+    tmp_path.chmod(0o755)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "cannot check maintenance file" in proc.stderr and "permission denied" in proc.stderr
+
+
+# --- option naming contract: the role turns a dict into --long-name options --------------------
+
+
+def args_from_dict(args):
+    """What the role does with `args:`: key -> --key-with-dashes, lists repeat, true -> flag."""
+    argv = []
+    for key, value in args.items():
+        option = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(option)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, list):
+            for item in value:
+                argv += [option, str(item)]
+        else:
+            argv += [option, str(value)]
+    return argv
+
+
+@pytest.mark.parametrize("check, args", [
+    ("mysql-replication", {"defaults_file": "/etc/keepalived/my.cnf", "max_lag": 30}),
+    ("haproxy", {"stats_socket": "/run/haproxy/admin.sock", "frontend": ["a", "b"], "backend": ["c"]}),
+    ("http", {"url": "https://127.0.0.1/", "insecure": True, "expect_status": [200, 204], "host_header": "x"}),
+    ("process", {"name": "haproxy", "min_count": 2}),
+    ("apiserver", {"port": 6443, "path": "/livez", "ca_file": "/etc/kubernetes/pki/ca.crt"}),
+    ("tcp", {"host": "::1", "port": 5432}),
+    ("any", {"check": ["file --path /x", "tcp:port=1"]}),
+])
+def test_inventory_dict_maps_onto_options(kc, check, args):
+    opts = kc.build_parser().parse_args([check] + args_from_dict(args))
+    for key, value in args.items():
+        attr = "checks" if key == "check" else key
+        got = getattr(opts, attr)
+        if isinstance(value, list):
+            assert [str(v) for v in got] == [str(v) for v in value]
+        elif value is True:
+            assert got is True
+        else:
+            assert str(got) == str(value) or float(got) == float(value)
+
+
+# --- all / any ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, argv", [
+    ("file --path /etc/keepalived/down", ["file", "--path", "/etc/keepalived/down"]),
+    ("  process --name haproxy  ", ["process", "--name", "haproxy"]),
+    ("file", ["file"]),
+    ("file:path=/etc/keepalived/down", ["file", "--path", "/etc/keepalived/down"]),
+    ("process:name=haproxy,min_count=2", ["process", "--name", "haproxy", "--min-count", "2"]),
+    ("http:url=http://127.0.0.1:8080/a?b=1,expect-status=200,expect-status=204,insecure",
+     ["http", "--url", "http://127.0.0.1:8080/a?b=1", "--expect-status", "200", "--expect-status", "204", "--insecure"]),
+    ("tcp:host=::1,port=80", ["tcp", "--host", "::1", "--port", "80"]),
+    ("http --url 'http://127.0.0.1/a b'", ["http", "--url", "http://127.0.0.1/a b"]),
+    ("file:path=/tmp/a b", ["file:path=/tmp/a", "b"]),   # whitespace: not the compact form
+])
+def test_split_check_spec(kc, spec, argv):
+    assert kc.split_check_spec(spec) == argv
+
+
+def test_all_passes_when_every_check_passes(tmp_path, run_check, processes):
+    processes.named("hc-all-ok")
+    result = run_check("all", "--check", f"file --path {tmp_path / 'absent'}", "--check", "process:name=hc-all-ok")
+    assert result.rc == 0, result
+
+
+def test_all_fails_on_the_first_failing_check(tmp_path, run_check):
+    down = tmp_path / "down"
+    down.touch()
+    result = run_check("all", "--check", f"file --path {tmp_path / 'absent'}", "--check", f"file:path={down}",
+                       "--check", "process --name hc-not-reached")
+    assert result.rc == 1
+    assert result.reason == f"keepalived-check all: file: maintenance file {down} exists"
+
+
+def test_any_passes_when_one_check_passes(tmp_path, run_check):
+    down = tmp_path / "down"
+    down.touch()
+    result = run_check("any", "--check", f"file --path {down}", "--check", f"file --path {tmp_path / 'absent'}")
+    assert result.rc == 0, result
+
+
+def test_any_fails_with_every_reason_on_one_line(tmp_path, run_check):
+    down = tmp_path / "down"
+    down.touch()
+    result = run_check("any", "--check", f"file --path {down}", "--check", "process --name hc-no-such-proc")
+    assert result.rc == 1
+    assert result.err.count("\n") == 1
+    assert result.reason == (f"keepalived-check any: no check passed: file: maintenance file {down} exists; "
+                             "process: no process with name hc-no-such-proc")
+
+
+def test_all_as_keepalived_passes_it(tmp_path, run_cli):
+    # argv exactly as keepalived 2.2.7 and 2.3.3 hand it over for
+    #   script "/usr/local/bin/keepalived-check all --check 'file --path /x' --check tcp:port=N"
+    # (single quotes inside the double-quoted script line group words; see docs/checks.md).
+    down = tmp_path / "down"
+    result = run_cli("all", "--check", f"file --path {down}", "--check", "file:path=" + str(tmp_path / "other"))
+    assert result.rc == 0
+    down.touch()
+    result = run_cli("all", "--check", f"file --path {down}", "--check", "file:path=" + str(tmp_path / "other"))
+    assert result.rc == 1
+
+
+# --- interpreters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.13"])
+def test_runs_on_python(version, tmp_path, http_server):
+    python = interpreters().get(version)
+    if python is None:
+        pytest.skip(f"no Python {version} interpreter on this host")
+    down = tmp_path / "down"
+    assert load_program  # the same file is imported by the in-process tests
+    from hc_support import run_program
+    assert run_program("file", "--path", down, python=python).rc == 0
+    assert run_program("http", "--url", http_server.url("/ok"), python=python).rc == 0
+    bad = run_program("http", "--url", http_server.url("/fail"), python=python)
+    assert (bad.rc, bad.err) == (1, f"keepalived-check http: GET {http_server.url('/fail')} returned 503, expected 200\n")
+    assert run_program("process", "--name", "hc-absent", python=python).rc == 1
+    assert run_program("--help", python=python).rc == 0
+
+
+def test_startup_imports_stay_small(tmp_path):
+    # keepalived may run the program every second: the file check must not pull in ssl, http or json.
+    code = ("import sys; from importlib.machinery import SourceFileLoader; "
+            f"m = SourceFileLoader('kc', {str(PROGRAM)!r}).load_module(); "
+            f"rc = m.main(['file', '--path', {str(tmp_path / 'absent')!r}]); "
+            "print(rc, sorted(n for n in ('ssl', 'http.client', 'json', 'subprocess', 'socket') if n in sys.modules))")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
