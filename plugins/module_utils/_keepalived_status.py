@@ -825,7 +825,7 @@ def run_maintenance(probe, params, check_mode=False):
         return result
 
     if drained:
-        watched = [vip for vip in before['vips_held']]
+        watched = list(before['vips_held'])
 
         def gone(status):
             present = address_set(status['addresses'])

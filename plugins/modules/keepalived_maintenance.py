@@ -23,7 +23,7 @@ description:
     them, from keepalived's own dumps and the kernel's addresses.
   - Needs root (O(ignore:become=true)).
 author:
-  - failover.keepalived contributors
+  - failover.keepalived contributors (!UNKNOWN)
 attributes:
   check_mode:
     support: full

@@ -29,7 +29,7 @@ description:
     returned.
   - Needs root (O(ignore:become=true)) to signal keepalived and read its dumps.
 author:
-  - failover.keepalived contributors
+  - failover.keepalived contributors (!UNKNOWN)
 attributes:
   check_mode:
     support: full
