@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test: set-up on a fresh machine (lab/setup.sh), then one pytest run
+# over lint and static checks, unit tests against real services, ansible-test
+# sanity, and the Molecule scenarios on Debian 12 and 13. pytest's summary is
+# the closing line. Extra arguments go to pytest, e.g. `-m "not molecule"`.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash lab/setup.sh
+# shellcheck source=/dev/null
+. .venv/bin/activate
+export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+set +e
+python -m pytest "$@"
+rc=$?
+set -e
+# pytest exits 5 when no test was collected: that is a failure here too.
+[ "$rc" -eq 5 ] && echo "0 passed, 1 failed: no test was collected"
+exit "$rc"
