@@ -1,0 +1,291 @@
+# Copyright: failover.keepalived contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The preflight rules and the per-host plan, as tables of inventories."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.failover.keepalived.plugins.module_utils import _cluster
+
+TOP = Path(__file__).resolve().parents[4]
+
+
+def seed_views():
+    """The seed's two-node example, as the role's preflight describes each host."""
+    instance = {
+        "name": "WEB1",
+        "interface": "eth0",
+        "virtual_router_id": 66,
+        "advert_int": 1,
+        "auth_pass": "666",
+        "priorities": {"node1": 100, "node2": 80},
+        "virtual_ipaddresses": [{"address": "10.0.0.100/24", "dev": "eth0", "label": "eth0:0"}],
+        "track_scripts": ["check_test"],
+    }
+    script = {"name": "check_test", "check": "file", "args": {"path": "/etc/keepalived/down"},
+              "interval": 2, "weight": -30, "fall": 2, "rise": 2}
+    views = {}
+    for host, rid, addr in (("node1", "KA1", "10.0.0.18"), ("node2", "KA2", "10.0.0.28")):
+        views[host] = {
+            "router_id": rid,
+            "instances": [copy.deepcopy(instance)],
+            "scripts": [copy.deepcopy(script)],
+            "script_user": "keepalived_script",
+            "check_command": "/usr/local/bin/keepalived-check",
+            "addresses": {"lo": ["127.0.0.1"], "eth0": [addr]},
+        }
+    return views
+
+
+def on_all(views, fn):
+    for view in views.values():
+        fn(view)
+    return views
+
+
+def inst(view):
+    return view["instances"][0]
+
+
+def scr(view):
+    return view["scripts"][0]
+
+
+def test_seed_example_passes():
+    assert _cluster.preflight(seed_views()) == []
+
+
+# Each bad inventory, and words its message must contain: the host, the variable and the fix.
+BAD = [
+    ("priority out of range",
+     lambda v: on_all(v, lambda h: inst(h)["priorities"].update(node1=300)),
+     ["node1", "priority", "outside 1..254", "Fix:"]),
+    ("priority zero",
+     lambda v: on_all(v, lambda h: inst(h)["priorities"].update(node2=0)),
+     ["node2", "priority", "outside 1..254"]),
+    ("vrid out of range",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_router_id=256)),
+     ["virtual_router_id", "outside 1..255", "Fix:"]),
+    ("vrid shared on one interface",
+     lambda v: on_all(v, lambda h: h["instances"].append(dict(copy.deepcopy(inst(h)), name="WEB2",
+                                                               virtual_ipaddresses=["10.0.0.101/24"]))),
+     ["virtual_router_id", "also used by instance WEB1", "own virtual_router_id"]),
+    ("same priority twice",
+     lambda v: on_all(v, lambda h: inst(h)["priorities"].update(node2=100)),
+     ["node1, node2", "same priority 100", "own priority"]),
+    ("weight out of range",
+     lambda v: on_all(v, lambda h: scr(h).update(weight=-300)),
+     ["keepalived_scripts[0] (check_test).weight", "outside -253..253"]),
+    ("weight too small to move the VIP",
+     lambda v: on_all(v, lambda h: scr(h).update(weight=-10)),
+     ["node1", "check_test", "drops from 100 to 90", "not below node2's 80", "weight to -21 or lower"]),
+    ("weight that only ties the backup",
+     lambda v: on_all(v, lambda h: scr(h).update(weight=-20)),
+     ["drops from 100 to 80", "VIP never moves"]),
+    ("positive weight too small",
+     lambda v: on_all(v, lambda h: scr(h).update(weight=10)),
+     ["weight 10", "VIP never moves", "or higher"]),
+    ("per-instance weight override too small",
+     lambda v: on_all(v, lambda h: inst(h).update(track_scripts=[{"name": "check_test", "weight": -5}])),
+     ["weight -5", "VIP never moves"]),
+    ("auth_pass too long",
+     lambda v: on_all(v, lambda h: inst(h).update(auth_pass="123456789")),
+     ["auth_pass", "9 characters", "at most 8", "1 to 8"]),
+    ("auth with VRRPv3",
+     lambda v: on_all(v, lambda h: inst(h).update(vrrp_version=3)),
+     ["auth_pass", "VRRPv3 has no authentication"]),
+    ("malformed VIP",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddresses=["10.0.0.300/24"])),
+     ["virtual_ipaddresses[0]", "malformed", "not an address"]),
+    ("VIP with a netmask instead of a prefix",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddresses=["10.0.0.100/255.255.255.0"])),
+     ["virtual_ipaddresses[0]", "prefix as a length"]),
+    ("VIP label not on its device",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddresses=[
+         {"address": "10.0.0.100/24", "dev": "eth0", "label": "eth1:0"}])),
+     ["label 'eth1:0'", "must start with 'eth0:'"]),
+    ("VIP is the network address",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddresses=["10.0.0.0/24"])),
+     ["network or broadcast"]),
+    ("nopreempt on a MASTER",
+     lambda v: on_all(v, lambda h: inst(h).update(nopreempt=True, state="MASTER")),
+     ["nopreempt", "state MASTER", "state: BACKUP"]),
+    ("unicast peers contain the host itself",
+     lambda v: on_all(v, lambda h: inst(h).update(unicast_peers=["10.0.0.18", "10.0.0.28"])),
+     ["unicast_peers", "an address of this host itself"]),
+    ("unknown check type",
+     lambda v: on_all(v, lambda h: scr(h).update(check="ping")),
+     ["check", "'ping'", "unknown check type", "use one of file"]),
+    ("check and script both set",
+     lambda v: on_all(v, lambda h: scr(h).update(script="/bin/true")),
+     ["exactly one of 'check'"]),
+    ("check argument with a space",
+     lambda v: on_all(v, lambda h: scr(h).update(args={"path": "/etc/keepalived/my down"})),
+     ["args.path", "contains spaces"]),
+    ("track of an undefined script",
+     lambda v: on_all(v, lambda h: inst(h).update(track_scripts=["check_missing"])),
+     ["track_scripts", "'check_missing'", "does not define"]),
+    ("two hosts share a router_id",
+     lambda v: v["node2"].update(router_id="KA1"),
+     ["node1, node2", "router_id 'KA1'", "its own router_id"]),
+    ("members disagree on the VRID",
+     lambda v: inst(v["node2"]).update(virtual_router_id=67),
+     ["different virtual_router_id", "node1=66", "node2=67"]),
+    ("members disagree on the password, which stays hidden",
+     lambda v: inst(v["node2"]).update(auth_pass="777"),
+     ["different auth_pass", "(hidden)"]),
+    ("fractional advert with VRRPv2",
+     lambda v: on_all(v, lambda h: inst(h).update(advert_int=0.5)),
+     ["advert_int", "whole seconds", "vrrp_version: 3"]),
+    ("member outside the play",
+     lambda v: on_all(v, lambda h: inst(h)["priorities"].update(node3=60)),
+     ["priorities", "node3", "not in this play", "unicast_peers"]),
+    ("no address for unicast",
+     lambda v: v["node2"].update(addresses={"lo": ["127.0.0.1"]}),
+     ["node2", "unicast_src_ip", "no address on eth0", "gather facts"]),
+    ("host without settings",
+     lambda v: v.update(node2=None),
+     ["node2", "has no keepalived settings"]),
+    ("no priority for a member",
+     lambda v: on_all(v, lambda h: inst(h).pop("priorities")),
+     ["has no priority for this host", "priorities:"]),
+]
+
+
+@pytest.mark.parametrize("change, expected", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_inventory_is_refused_with_a_clear_message(change, expected):
+    views = seed_views()
+    change(views)
+    errors = _cluster.preflight(views)
+    assert errors, "the preflight accepted a bad inventory"
+    text = "\n".join(errors)
+    for words in expected:
+        assert words in text, "%r not in:\n%s" % (words, text)
+
+
+def test_password_never_in_messages():
+    views = seed_views()
+    inst(views["node1"]).update(auth_pass="s3cr3tpassword")
+    inst(views["node2"]).update(auth_pass="0therpassword")
+    text = "\n".join(_cluster.preflight(views))
+    assert "auth_pass" in text
+    assert "s3cr3t" not in text and "0therpass" not in text
+
+
+def per_host_priority(view, priority):
+    del inst(view)["priorities"]
+    inst(view)["priority"] = priority
+
+
+GOOD = [
+    ("weight 0 enters FAULT", lambda v: on_all(v, lambda h: scr(h).update(weight=0))),
+    ("weight just enough", lambda v: on_all(v, lambda h: scr(h).update(weight=-21))),
+    ("positive weight enough", lambda v: on_all(v, lambda h: scr(h).update(weight=21))),
+    ("nopreempt with state auto", lambda v: on_all(v, lambda h: inst(h).update(nopreempt=True))),
+    ("VRRPv3 sub-second without auth",
+     lambda v: on_all(v, lambda h: inst(h).update(vrrp_version=3, advert_int=0.1, auth_pass=None))),
+    ("plain string VIP", lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddresses=["10.0.0.100/24"]))),
+    ("explicit peers", lambda v: on_all(v, lambda h: inst(h).update(
+        unicast_peers=["10.0.0.28"] if h["router_id"] == "KA1" else ["10.0.0.18"]))),
+    ("multicast", lambda v: on_all(v, lambda h: inst(h).update(unicast=False))),
+    ("per-host priority", lambda v: [per_host_priority(v[h], p) for h, p in (("node1", 100), ("node2", 80))]),
+    ("raw script", lambda v: on_all(v, lambda h: h["scripts"].__setitem__(
+        0, {"name": "check_test", "script": "/usr/bin/test ! -e /etc/keepalived/down", "weight": -30}))),
+]
+
+
+@pytest.mark.parametrize("change", [g[1] for g in GOOD], ids=[g[0] for g in GOOD])
+def test_good_variants_pass(change):
+    views = seed_views()
+    change(views)
+    assert _cluster.preflight(views) == []
+
+
+def test_seed_plan_matches_the_seed_example():
+    views = seed_views()
+    one = _cluster.host_plan(views, "node1")
+    two = _cluster.host_plan(views, "node2")
+    assert one["router_id"] == "KA1" and two["router_id"] == "KA2"
+    i1, i2 = one["instances"][0], two["instances"][0]
+    assert (i1["state"], i1["priority"], i2["state"], i2["priority"]) == ("MASTER", 100, "BACKUP", 80)
+    assert i1["unicast_src_ip"] == "10.0.0.18" and i1["unicast_peers"] == ["10.0.0.28"]
+    assert i2["unicast_src_ip"] == "10.0.0.28" and i2["unicast_peers"] == ["10.0.0.18"]
+    assert i1["virtual_ipaddresses"] == ["10.0.0.100/24 dev eth0 label eth0:0"]
+    assert one["scripts"] == [{
+        "name": "check_test",
+        "command": "/usr/local/bin/keepalived-check --timeout 1.6 file --path /etc/keepalived/down",
+        "interval": "2", "timeout": "2", "weight": -30, "fall": 2, "rise": 2, "user": None, "init_fail": False,
+    }]
+
+
+def test_nopreempt_renders_backup_everywhere():
+    views = on_all(seed_views(), lambda h: inst(h).update(nopreempt=True))
+    assert {_cluster.host_plan(views, h)["instances"][0]["state"] for h in views} == {"BACKUP"}
+
+
+def test_vip_held_now_is_not_taken_as_source_address():
+    views = seed_views()
+    views["node1"]["addresses"]["eth0"] = ["10.0.0.100", "10.0.0.18"]
+    assert _cluster.host_plan(views, "node1")["instances"][0]["unicast_src_ip"] == "10.0.0.18"
+
+
+def test_host_outside_priorities_gets_no_instance():
+    views = seed_views()
+    for view in views.values():
+        inst(view)["priorities"] = {"node1": 100}
+    assert _cluster.host_plan(views, "node2")["instances"] == []
+    assert _cluster.host_plan(views, "node1")["instances"][0]["unicast_peers"] == []
+
+
+@pytest.mark.parametrize("args, expected", [
+    ({"path": "/x"}, ["--path", "/x"]),
+    ({"max_lag": 30}, ["--max-lag", "30"]),
+    ({"frontend": ["a", "b"]}, ["--frontend", "a", "--frontend", "b"]),
+    ({"insecure": True, "verbose": False}, ["--insecure"]),
+    ({}, []),
+])
+def test_check_args(args, expected):
+    assert _cluster.check_args(args) == expected
+
+
+@pytest.mark.parametrize("timeout, expected", [(None, "1.6"), (1, "0.8"), (5, "4"), (0.1, "0.1")])
+def test_check_timeout_stays_below_keepalived_timeout(timeout, expected):
+    script = _cluster.with_defaults({"name": "c", "check": "tcp", "interval": 2, "timeout": timeout},
+                                    _cluster.SCRIPT_DEFAULTS)
+    assert _cluster.script_command(script, "kc").split()[:3] == ["kc", "--timeout", expected]
+
+
+@pytest.mark.parametrize("facts, expected", [
+    ({"interfaces": ["eth0", "lo"], "eth0": {"ipv4": {"address": "10.0.0.18"},
+                                             "ipv4_secondaries": [{"address": "10.0.0.100"}]},
+      "lo": {"ipv4": {"address": "127.0.0.1"}}},
+     {"eth0": ["10.0.0.18", "10.0.0.100"], "lo": ["127.0.0.1"]}),
+    ({"interfaces": ["br-lan"], "br_lan": {"ipv6": [{"address": "fe80::1", "scope": "link"},
+                                                    {"address": "2001:db8::1", "scope": "global"}]}},
+     {"br-lan": ["2001:db8::1"]}),
+    ({}, {}),
+])
+def test_addresses_from_facts(facts, expected):
+    assert _cluster.addresses_from_facts(facts) == expected
+
+
+def _spec_defaults(options):
+    return {name: spec.get("default") for name, spec in options.items() if not spec.get("required")}
+
+
+def test_suboption_defaults_match_the_argument_spec():
+    """The defaults documented in argument_specs.yml are the ones the code applies."""
+    spec = yaml.safe_load((TOP / "roles/keepalived/meta/argument_specs.yml").read_text())
+    options = spec["argument_specs"]["main"]["options"]
+    for var, table in (("keepalived_instances", _cluster.INSTANCE_DEFAULTS),
+                       ("keepalived_scripts", _cluster.SCRIPT_DEFAULTS)):
+        documented = _spec_defaults(options[var]["options"])
+        documented.pop("priorities", None)
+        documented.pop("priority", None)
+        assert documented == table, var
+    assert set(options["keepalived_scripts"]["options"]["check"]["choices"]) == set(_cluster.CHECK_TYPES)
