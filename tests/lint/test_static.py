@@ -1,0 +1,64 @@
+"""Static gates: lint, documentation in sync, changelog, and the built collection installs and parses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+TOP = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.parents[1].name for p in TOP.glob("roles/*/meta/argument_specs.yml"))
+
+
+def run(cmd, **kw):
+    proc = subprocess.run(cmd, cwd=kw.pop("cwd", TOP), capture_output=True, text=True, check=False, **kw)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_ansible_lint_production_profile():
+    rc, out = run(["ansible-lint", "--nocolor", "--profile", "production"], timeout=600)
+    assert rc == 0, out[-5000:]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_defaults_equal_argument_spec_options(role):
+    defaults = yaml.safe_load((TOP / "roles" / role / "defaults/main.yml").read_text()) or {}
+    spec = yaml.safe_load((TOP / "roles" / role / "meta/argument_specs.yml").read_text())
+    options = spec["argument_specs"]["main"]["options"]
+    assert set(defaults) == set(options), "defaults/main.yml and meta/argument_specs.yml list different variables"
+    for name, value in defaults.items():
+        assert options[name].get("default") == value, "%s: documented default differs from defaults/main.yml" % name
+        assert name.startswith(role + "_"), "%s lacks the role prefix" % name
+
+
+def test_role_readmes_are_generated_from_argument_specs():
+    rc, out = run([sys.executable, "tools/role_docs.py", "--check"])
+    assert rc == 0, out
+
+
+def test_changelog_fragments_lint():
+    rc, out = run(["antsibull-changelog", "lint"])
+    assert rc == 0, out
+
+
+def test_built_collection_installs_and_site_playbook_parses(tmp_path):
+    rc, out = run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path)])
+    assert rc == 0, out
+    tarballs = list(tmp_path.glob("failover-keepalived-*.tar.gz"))
+    assert len(tarballs) == 1, out
+    listing = subprocess.run(["tar", "tzf", str(tarballs[0])], capture_output=True, text=True, check=True).stdout
+    assert not [n for n in listing.split() if n.startswith((".venv", ".ansible", "tests/", "molecule/"))], listing
+    dest = tmp_path / "collections"
+    rc, out = run(["ansible-galaxy", "collection", "install", "--force", "-p", str(dest), str(tarballs[0])])
+    assert rc == 0, out
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest))
+    for playbook in ("failover.keepalived.site",):
+        rc, out = run(["ansible-playbook", "--syntax-check", "-i", "examples/two-node/hosts.yml", playbook],
+                      cwd=tmp_path, env=env)
+        assert rc == 0, out
+    rc, out = run(["ansible-doc", "-t", "module", "failover.keepalived.keepalived_config"], cwd=tmp_path, env=env)
+    assert rc == 0 and "keepalived -t" in out, out
