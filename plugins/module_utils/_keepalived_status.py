@@ -632,7 +632,8 @@ class KeepalivedProbe:
             try:
                 self.kill(pid, self._signums[kind])
             except OSError as exc:
-                raise DumpError('cannot signal keepalived (pid %s): %s' % (pid, exc))
+                hint = ' (run as root: become: true)' if isinstance(exc, PermissionError) else ''
+                raise DumpError('cannot signal keepalived (pid %s): %s%s' % (pid, exc, hint))
         texts = {}
         deadline = self.clock() + self.dump_timeout
         while pending:
