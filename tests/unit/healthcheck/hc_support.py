@@ -288,6 +288,9 @@ class Server(http.server.ThreadingHTTPServer):
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
+    def handle_error(self, request, client_address):
+        pass  # clients that the check abandons at its timeout close the connection early
+
     def url(self, path="/", scheme="http", host=None):
         host = host or (f"[{self.host}]" if ":" in self.host else self.host)
         return f"{scheme}://{host}:{self.port}{path}"
