@@ -151,7 +151,7 @@ def main(argv=None) -> int:
              ["/bin/bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{server.server_address[1]}"]),
         ]
         if os.path.isdir("/run/systemd/system") and shutil.which("systemctl"):
-            cases.insert(2, ("systemd", ["systemd", "--unit", "-.mount"],
+            cases.insert(2, ("systemd", ["systemd", "--unit=-.mount"],
                              [shutil.which("systemctl"), "is-active", "--quiet", "--", "-.mount"]))
         else:
             rows.append(("systemd", None, None, "systemctl is-active", None, None, "systemd is not PID 1 here"))

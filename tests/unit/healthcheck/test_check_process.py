@@ -165,4 +165,4 @@ def test_systemd_active_unit(run_check):
     if not os.path.isdir("/run/systemd/system"):
         pytest.skip("systemd is not the init system on this host")
     # The root mount unit is active on every systemd host; its name starts with a dash.
-    assert run_check("systemd", "--unit", "-.mount").rc == 0
+    assert run_check("systemd", "--unit=-.mount").rc == 0
