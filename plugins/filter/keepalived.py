@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _cluster
+from ansible_collections.failover.keepalived.plugins.module_utils import _cluster, _report
 
 
 def _plain(value):
@@ -43,6 +43,26 @@ def keepalived_plan(views, host):
     return _cluster.host_plan(views, host)
 
 
+def keepalived_status_table(results):
+    """Lines of a table (host, instance, state, priority, VIPs held) from keepalived_status results by host."""
+    return _report.render_table(_report.status_rows(_plain(results)))
+
+
+def keepalived_vip_problems(results):
+    """Messages for every VIP held by no host or by several, from keepalived_status results by host."""
+    return _report.vip_problems(_plain(results))
+
+
+def keepalived_drain_plan(results, host):
+    """VIPs of ``host``, the peer expected to take each, and reasons not to drain it."""
+    return _report.drain_plan(_plain(results), host)
+
+
+def keepalived_undrain_instances(results, host):
+    """Instances ``host`` should be MASTER of again after an undrain."""
+    return _report.undrain_instances(_plain(results), host)
+
+
 class FilterModule:
     """keepalived inventory filters."""
 
@@ -51,4 +71,8 @@ class FilterModule:
             "keepalived_addresses": keepalived_addresses,
             "keepalived_preflight": keepalived_preflight,
             "keepalived_plan": keepalived_plan,
+            "keepalived_status_table": keepalived_status_table,
+            "keepalived_vip_problems": keepalived_vip_problems,
+            "keepalived_drain_plan": keepalived_drain_plan,
+            "keepalived_undrain_instances": keepalived_undrain_instances,
         }
