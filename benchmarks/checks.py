@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Contributors to the failover.keepalived collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -36,7 +35,7 @@ PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived-check"
 def measure(argv, runs, env=None):
     """Median wall and CPU seconds of running argv, and the exit statuses seen."""
     walls, cpus, codes = [], [], set()
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env)
@@ -112,7 +111,7 @@ class MariaDB:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             probe = subprocess.run([client, f"--defaults-extra-file={self.option_file}", "-e", "SELECT 1"],
-                                   capture_output=True)
+                                   capture_output=True, check=False)
             if probe.returncode == 0:
                 return
             time.sleep(0.2)

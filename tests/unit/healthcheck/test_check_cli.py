@@ -29,7 +29,7 @@ def test_import_has_no_side_effects(tmp_path):
     code = ("import sys; sys.argv = ['x', 'bogus']; "
             f"from importlib.machinery import SourceFileLoader; SourceFileLoader('kc', {str(PROGRAM)!r}).load_module(); "
             "print('imported')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 0
     assert proc.stdout == "imported\n"
     assert proc.stderr == ""
@@ -121,7 +121,7 @@ def test_file_check_unreadable_directory_is_unhealthy_when_not_root(tmp_path, ru
     code = (f"import os; os.setgid(65534); os.setuid(65534); "
             f"os.execv({str(PROGRAM)!r}, [{str(PROGRAM)!r}, 'file', '--path', {str(locked / 'down')!r}])")
     tmp_path.chmod(0o755)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert "cannot check maintenance file" in proc.stderr and "permission denied" in proc.stderr
 
@@ -256,5 +256,5 @@ def test_startup_imports_stay_small(tmp_path):
             f"m = SourceFileLoader('kc', {str(PROGRAM)!r}).load_module(); "
             f"rc = m.main(['file', '--path', {str(tmp_path / 'absent')!r}]); "
             "print(rc, sorted(n for n in ('ssl', 'http.client', 'json', 'subprocess', 'socket') if n in sys.modules))")
-    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False)
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
