@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived-check"
+PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived_check.py"
 
 
 def measure(argv, runs, env=None):
@@ -126,11 +126,11 @@ class MariaDB:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="invocations per command (default 20)")
-    parser.add_argument("--python", help="interpreter for keepalived-check (default: its #! line)")
+    parser.add_argument("--python", help="interpreter for keepalived-check (default: /usr/bin/python3)")
     parser.add_argument("--only", help="comma-separated checks to run (file,process,systemd,http,tcp,mysql)")
     opts = parser.parse_args(argv)
     only = set(opts.only.split(",")) if opts.only else None
-    program = [opts.python, str(PROGRAM)] if opts.python else [str(PROGRAM)]
+    program = [opts.python or "/usr/bin/python3", str(PROGRAM)]
 
     tmp = Path(tempfile.mkdtemp(prefix="hc-bench-"))
     server = start_http()
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     def ms(value):
         return "-" if value is None else f"{value * 1000:.1f}"
 
-    python = opts.python or "#!/usr/bin/python3"
+    python = opts.python or "/usr/bin/python3"
     print(f"keepalived-check ({python}) vs shell one-liners, median of {opts.runs} runs, milliseconds")
     header = ("check", "wall", "cpu", "one-liner", "wall", "cpu", "note")
     table = [header] + [(n, ms(w), ms(c), s[:48], ms(sw), ms(sc), note) for n, w, c, s, sw, sc, note in rows]

@@ -53,6 +53,11 @@ def keepalived_vip_problems(results):
     return _report.vip_problems(_plain(results))
 
 
+def keepalived_vip_holders(results):
+    """VIP -> hosts holding it now, from keepalived_status results by host."""
+    return _report.vip_holders(_plain(results))
+
+
 def keepalived_drain_plan(results, host):
     """VIPs of ``host``, the peer expected to take each, and reasons not to drain it."""
     return _report.drain_plan(_plain(results), host)
@@ -73,6 +78,7 @@ class FilterModule:
             "keepalived_plan": keepalived_plan,
             "keepalived_status_table": keepalived_status_table,
             "keepalived_vip_problems": keepalived_vip_problems,
+            "keepalived_vip_holders": keepalived_vip_holders,
             "keepalived_drain_plan": keepalived_drain_plan,
             "keepalived_undrain_instances": keepalived_undrain_instances,
         }

@@ -63,6 +63,16 @@ SCRIPT_DEFAULTS = {
     "rise": 1,
     "user": None,
     "init_fail": False,
+    "remediate": None,
+}
+
+# Defaults of keepalived_scripts[].remediate.
+REMEDIATE_DEFAULTS = {
+    "unit": None,
+    "command": None,
+    "max": 3,
+    "window": 3600,
+    "settle": 2,
 }
 
 # Subcommands of the keepalived-check program installed by the healthcheck role.
@@ -216,7 +226,16 @@ def script_command(script, check_command):
         return str(script["script"])
     timeout = script_timeout(script)
     check_timeout = round(max(0.1, timeout * CHECK_TIMEOUT_SHARE), 2)
-    words = [check_command, "--timeout", _num(check_timeout), script["check"]] + check_args(script.get("args"))
+    words = [check_command, "--timeout", _num(check_timeout)]
+    if script.get("remediate"):
+        rem = with_defaults(script["remediate"], REMEDIATE_DEFAULTS)
+        if rem.get("unit"):
+            words += ["--remediate-unit", str(rem["unit"])]
+        else:
+            words += ["--remediate-command", "'%s'" % rem["command"]]
+        words += ["--remediate-max", _num(rem["max"]), "--remediate-window", _num(rem["window"]),
+                  "--remediate-settle", _num(rem["settle"])]
+    words += [script["check"]] + check_args(script.get("args"))
     return " ".join(words)
 
 
@@ -299,6 +318,8 @@ def _validate_scripts(errors, host, view):
                             _err(errors, host, "%s.args.%s" % (var, key),
                                  "value %r contains spaces, quotes or characters keepalived's script line cannot carry" % (one,),
                                  "use a value without them (paths with spaces: use a symlink)")
+        if scr.get("remediate") is not None:
+            _validate_remediate(errors, host, var + ".remediate", scr)
         if scr.get("script") and '"' in str(scr["script"]):
             _err(errors, host, var + ".script", "contains a double quote", "use single quotes inside the command")
         weight = scr.get("weight")
@@ -319,6 +340,34 @@ def _validate_scripts(errors, host, view):
         if user is not None and not re.match(r"^[a-z_][a-z0-9_-]*\$?$", str(user)):
             _err(errors, host, var + ".user", "is %r, not a user name" % (user,), "name an existing unprivileged user")
     return scripts
+
+
+def _validate_remediate(errors, host, var, scr):
+    rem = scr["remediate"]
+    if not isinstance(rem, dict):
+        _err(errors, host, var, "is not a dict", "write e.g. remediate: {unit: nginx.service}")
+        return
+    rem = with_defaults(rem, REMEDIATE_DEFAULTS)
+    if not scr.get("check"):
+        _err(errors, host, var, "is set on a check with 'script'", "remediation is done by keepalived-check: use 'check'")
+    if bool(rem.get("unit")) == bool(rem.get("command")):
+        _err(errors, host, var, "must set exactly one of 'unit' (a systemd unit to restart) or 'command'",
+             "e.g. remediate: {unit: nginx.service}")
+    if rem.get("unit") and not re.match(r"^[A-Za-z0-9@_.:-]+$", str(rem["unit"])):
+        _err(errors, host, var + ".unit", "is %r, not a unit name" % (rem["unit"],), "name a unit such as nginx.service")
+    if rem.get("command") and re.search(r"['\"\\]", str(rem["command"])):
+        _err(errors, host, var + ".command", "contains quotes or backslashes", "wrap the command in a script file")
+    for field, low in (("max", 1), ("window", 1), ("settle", 0)):
+        value = rem.get(field)
+        if not _is_number(value) or value < low:
+            _err(errors, host, "%s.%s" % (var, field), "is %r" % (value,), "use a number >= %d" % low)
+    settle = rem.get("settle")
+    if _is_number(settle):
+        budget = script_timeout(scr) * CHECK_TIMEOUT_SHARE if _is_number(script_timeout(scr)) else 0
+        if budget <= settle + 1:
+            _err(errors, host, var, "needs time to restart, wait %s s and check again, but the check may only run "
+                 "%.1f s (%d%% of the script timeout)" % (_num(settle), budget, CHECK_TIMEOUT_SHARE * 100),
+                 "set the script's timeout to at least %s" % _num(int((settle + 2) / CHECK_TIMEOUT_SHARE) + 1))
 
 
 def _validate_instance_fields(errors, host, var, inst, view, scripts):

@@ -755,6 +755,7 @@ def run_status(probe, params):
     status['elapsed'] = elapsed
     status['last_seen'] = seen
     if met:
+        status['met_at'] = round(time.time(), 3)
         status['msg'] = 'waited %.1fs for %s' % (elapsed, describe_goal(**goal))
         if (not status.get('running') and params.get('fail_when_stopped')
                 and state_name(goal['state']) != 'STOP'):
@@ -815,6 +816,7 @@ def run_maintenance(probe, params, check_mode=False):
                 _write_down_file(path, params.get('reason') or '')
             else:
                 os.unlink(path)
+            result['changed_at'] = round(time.time(), 3)
         except OSError as exc:
             result.update(failed=True, changed=False,
                           msg='cannot %s %s: %s' % ('create' if drained else 'remove', path, exc))
@@ -864,6 +866,7 @@ def run_maintenance(probe, params, check_mode=False):
         result['msg'] = 'timed out after %.1fs waiting for %s; last seen: %s' % (
             elapsed, goal, seen)
         return result
+    result['met_at'] = round(time.time(), 3)
     result['msg'] = '%s %s; %s after %.1fs' % (
         'created' if drained and changed else 'removed' if changed else 'kept',
         path, seen, elapsed)

@@ -147,6 +147,16 @@ elapsed:
   returned: always
   type: float
   sample: 4.87
+changed_at:
+  description: Unix time (seconds) at which the down file was created or removed.
+  returned: when changed and not in check mode
+  type: float
+  sample: 1795634695.250
+met_at:
+  description: Unix time (seconds) at which the wait ended successfully.
+  returned: when O(wait=true) and the wait succeeded
+  type: float
+  sample: 1795634700.125
 vips_before:
   description: The VIPs of keepalived's instances that were on this host before the change.
   returned: success

@@ -253,6 +253,11 @@ elapsed:
   returned: always
   type: float
   sample: 3.52
+met_at:
+  description: Unix time (seconds) at which the O(wait_for) conditions were met, to line up with events on other hosts.
+  returned: when O(wait_for) is set and met
+  type: float
+  sample: 1795634700.125
 last_seen:
   description: What the last reading showed for the O(wait_for) conditions.
   returned: when O(wait_for) is set

@@ -127,6 +127,16 @@ BAD = [
     ("check argument with a space",
      lambda v: on_all(v, lambda h: scr(h).update(args={"path": "/etc/keepalived/my down"})),
      ["args.path", "contains spaces"]),
+    ("remediation without unit or command",
+     lambda v: on_all(v, lambda h: scr(h).update(remediate={"max": 2})),
+     ["remediate", "exactly one of 'unit'"]),
+    ("remediation without time to settle",
+     lambda v: on_all(v, lambda h: scr(h).update(remediate={"unit": "nginx.service", "settle": 2})),
+     ["remediate", "may only run 1.6 s", "timeout to at least 6"]),
+    ("remediation of a raw script",
+     lambda v: on_all(v, lambda h: h["scripts"].__setitem__(0, {"name": "check_test", "script": "/bin/true",
+                                                                "weight": -30, "remediate": {"unit": "x"}})),
+     ["remediate", "use 'check'"]),
     ("track of an undefined script",
      lambda v: on_all(v, lambda h: inst(h).update(track_scripts=["check_missing"])),
      ["track_scripts", "'check_missing'", "does not define"]),
@@ -242,6 +252,17 @@ def test_host_outside_priorities_gets_no_instance():
     assert _cluster.host_plan(views, "node1")["instances"][0]["unicast_peers"] == []
 
 
+def test_remediation_is_rendered_as_global_options():
+    script = _cluster.with_defaults({"name": "c", "check": "http", "args": {"url": "http://127.0.0.1/"},
+                                     "interval": 2, "timeout": 8, "remediate": {"unit": "web.service"}},
+                                    _cluster.SCRIPT_DEFAULTS)
+    assert _cluster.script_command(script, "kc") == (
+        "kc --timeout 6.4 --remediate-unit web.service --remediate-max 3 --remediate-window 3600 "
+        "--remediate-settle 2 http --url http://127.0.0.1/")
+    script["remediate"] = {"command": "systemctl start web", "max": 1}
+    assert "--remediate-command 'systemctl start web' --remediate-max 1 " in _cluster.script_command(script, "kc")
+
+
 @pytest.mark.parametrize("args, expected", [
     ({"path": "/x"}, ["--path", "/x"]),
     ({"max_lag": 30}, ["--max-lag", "30"]),
@@ -288,4 +309,6 @@ def test_suboption_defaults_match_the_argument_spec():
         documented.pop("priorities", None)
         documented.pop("priority", None)
         assert documented == table, var
+    remediate = options["keepalived_scripts"]["options"]["remediate"]["options"]
+    assert _spec_defaults(remediate) == _cluster.REMEDIATE_DEFAULTS
     assert set(options["keepalived_scripts"]["options"]["check"]["choices"]) == set(_cluster.CHECK_TYPES)

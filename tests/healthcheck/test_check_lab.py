@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from hc_support import PROGRAM
+from hc_support import PROGRAM, render_launcher
 
 PODMAN = ["podman", "--runtime=runc"]
 
@@ -103,8 +103,15 @@ def lab(request):
             if time.monotonic() > end:
                 raise AssertionError("systemd did not finish booting in the lab container")
             time.sleep(0.3)
-        podman("cp", str(PROGRAM), f"{name}:/usr/local/bin/keepalived-check")
-        lab.sh("chown root:root /usr/local/bin/keepalived-check && chmod 0755 /usr/local/bin/keepalived-check")
+        # The layout the healthcheck role installs: compiled module plus sh launcher.
+        lab.sh("mkdir -p /usr/local/lib/keepalived-check")
+        podman("cp", str(PROGRAM), f"{name}:/usr/local/lib/keepalived-check/keepalived_check.py")
+        lab.sh("cat > /usr/local/bin/keepalived-check <<'EOF'\n%sEOF\n"
+               % render_launcher("/usr/bin/python3", "/usr/local/lib/keepalived-check"))
+        lab.sh("chown -R root:root /usr/local/lib/keepalived-check /usr/local/bin/keepalived-check"
+               " && chmod 0644 /usr/local/lib/keepalived-check/keepalived_check.py"
+               " && chmod 0755 /usr/local/bin/keepalived-check"
+               " && python3 -m compileall -q /usr/local/lib/keepalived-check")
         lab.sh("ip link add hc0 type veth peer name hc1 && ip link set hc0 down && ip link set hc1 down")
         lab.sh(f"cat > /etc/keepalived/keepalived.conf <<'EOF'\n{KEEPALIVED_CONF}EOF\n")
         # (no `keepalived -t` here: 2.2.7 sends itself SIGTERM when testing a config whose

@@ -12,16 +12,31 @@ import sys
 
 import pytest
 
-from hc_support import PROGRAM, interpreters, load_program
+from hc_support import PROGRAM, interpreters, load_program, render_launcher
 
 CHECK_NAMES = ["file", "process", "systemd", "http", "tcp", "mysql", "mysql-replication", "haproxy",
                "apiserver", "all", "any"]
 
 
-def test_program_file_is_executable_with_python3_shebang():
-    assert PROGRAM.read_text().splitlines()[0] == "#!/usr/bin/python3"
-    assert PROGRAM.stat().st_mode & stat.S_IXUSR
-    assert PROGRAM.suffix == ""
+def test_installed_layout_runs_from_byte_code(tmp_path):
+    """The role's layout: the module compiled in a lib dir, started by the rendered sh launcher."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "keepalived_check.py").write_text(PROGRAM.read_text())
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(lib)], check=True)
+    launcher = tmp_path / "keepalived-check"
+    launcher.write_text(render_launcher(sys.executable, str(lib)))
+    launcher.chmod(0o755)
+    down = tmp_path / "down"
+    ok = subprocess.run([str(launcher), "file", "--path", str(down)], capture_output=True, text=True, check=False)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    down.write_text("maintenance")
+    bad = subprocess.run([str(launcher), "file", "--path", str(down)], capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("keepalived-check file:"), bad.stderr
+    usage = subprocess.run([str(launcher), "--help"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: keepalived-check"), usage.stdout
+    assert list((lib / "__pycache__").glob("keepalived_check.*.pyc"))
+    assert not PROGRAM.read_text().startswith("#!") and not PROGRAM.stat().st_mode & stat.S_IXUSR
 
 
 def test_import_has_no_side_effects(tmp_path):
@@ -119,7 +134,8 @@ def test_file_check_unreadable_directory_is_unhealthy_when_not_root(tmp_path, ru
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o700)
     code = (f"import os; os.setgid(65534); os.setuid(65534); "
-            f"os.execv({str(PROGRAM)!r}, [{str(PROGRAM)!r}, 'file', '--path', {str(locked / 'down')!r}])")
+            f"os.execv('/usr/bin/python3', ['/usr/bin/python3', {str(PROGRAM)!r}, 'file', '--path', "
+            f"{str(locked / 'down')!r}])")
     tmp_path.chmod(0o755)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 1

@@ -238,7 +238,7 @@ def test_default_state_file_for_an_unprivileged_user(shared_tmp):
     down = tmp_path / "down"
     down.touch()
     code = ("import os, sys; os.setgid(65534); os.setuid(65534); "
-            f"os.execv({str(PROGRAM)!r}, [{str(PROGRAM)!r}, '--timeout', '3', '--remediate-command', 'true', "
+            f"os.execv('/usr/bin/python3', ['/usr/bin/python3', {str(PROGRAM)!r}, '--timeout', '3', '--remediate-command', 'true', "
             f"'--remediate-settle', '0', 'file', '--path', {str(down)!r}])")
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
@@ -308,7 +308,7 @@ def test_syslog_gets_the_reason(tmp_path):
     receiver.settimeout(5)
     port = free_port()
     script = (f"mount -t tmpfs hc-dev /dev && : > /dev/log && mount --bind {shlex.quote(str(log_socket))} /dev/log && "
-              f"exec {shlex.quote(str(PROGRAM))} --syslog tcp --port {port}")
+              f"exec /usr/bin/python3 {shlex.quote(str(PROGRAM))} --syslog tcp --port {port}")
     proc = subprocess.run([unshare, "--mount", "--propagation", "private", "sh", "-c", script],
                           capture_output=True, text=True, timeout=30, check=False)
     if "mount" in proc.stderr and proc.returncode != 1:

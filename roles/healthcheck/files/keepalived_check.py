@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # keepalived-check: health checks for keepalived's vrrp_script, one subcommand per check.
 #
 # Exit status: 0 healthy, 1 unhealthy (one line on stderr says why), 2 usage error.

@@ -85,7 +85,7 @@ def test_cmdline_never_matches_the_check_itself(run_cli):
     result = run_cli("process", "--cmdline", "hc-only-in-my-own-argv-0815")
     assert result.rc == 1
     # ... nor a shell wrapper that carries it (keepalived may run scripts through one).
-    proc = subprocess.run(["/bin/sh", "-c", f"{sys.executable} {Path(__file__).parents[3]}/roles/healthcheck/files/keepalived-check "
+    proc = subprocess.run(["/bin/sh", "-c", f"{sys.executable} {Path(__file__).parents[2]}/roles/healthcheck/files/keepalived_check.py "
                            "process --cmdline hc-only-in-my-own-argv-0816; exit $?"], capture_output=True, text=True, check=False)
     assert proc.returncode == 1, proc.stderr
 

@@ -27,8 +27,18 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived-check"
+REPO = Path(__file__).resolve().parents[2]
+PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived_check.py"
+LAUNCHER_TEMPLATE = REPO / "roles" / "healthcheck" / "templates" / "keepalived-check.j2"
+
+
+def render_launcher(python, lib_dir):
+    """The /usr/local/bin/keepalived-check launcher exactly as the role renders it."""
+    text = LAUNCHER_TEMPLATE.read_text()
+    text = text.replace("{{ ansible_managed | comment }}", "#\n# Ansible managed\n#")
+    text = text.replace("{{ healthcheck_python }}", python).replace("{{ healthcheck_lib_dir }}", lib_dir)
+    assert "{{" not in text, text
+    return text
 
 
 # ------------------------------------------------------------------------------------------
@@ -56,8 +66,8 @@ class Result:
 
 
 def run_program(*argv, python=None, env=None, timeout=60):
-    """Run the program as its own process (its shebang, or the given interpreter)."""
-    cmd = ([python, str(PROGRAM)] if python else [str(PROGRAM)]) + [str(a) for a in argv]
+    """Run the program as its own process (with the given interpreter, default this one)."""
+    cmd = [python or sys.executable, str(PROGRAM)] + [str(a) for a in argv]
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
