@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab/common.sh
 . "$here/common.sh"
 
-packages=python3,python3-apt,keepalived,iproute2,procps,systemd,systemd-sysv,dbus,psmisc,openssl,ca-certificates
+packages=python3,python3-apt,keepalived,iproute2,procps,systemd,systemd-sysv,dbus,psmisc,openssl,ca-certificates,sudo
 
 mirror() {
   local f uri=""
