@@ -34,6 +34,9 @@ build() {
     return 0
   fi
   echo "building $image (recipe $recipe)"
+  # The hooks are single-quoted on purpose: mmdebstrap runs each one in a
+  # shell of its own, with "$1" set to the new root.
+  # shellcheck disable=SC2016
   mmdebstrap --quiet --variant=minbase --include="$packages" \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' \

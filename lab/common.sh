@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings for the lab scripts (sourced, not run).
 # podman on this kind of host needs runc (crun cannot drive hybrid cgroups).
 LAB_PODMAN_OPTS=(--runtime=runc)
@@ -8,10 +9,11 @@ lab_image() {  # lab_image SUITE -> image name
 
 # Options every lab container needs: systemd as PID 1, explicit rlimits
 # (the host lacks CAP_SYS_RESOURCE), and the capabilities VRRP needs.
+# shellcheck disable=SC2034  # used by the scripts that source this file
 LAB_RUN_OPTS=(
   --systemd=always
   --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
-  --cap-add NET_ADMIN,NET_RAW,NET_BROADCAST
+  --cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST
 )
 
 # lab_network NAME SUBNET: an internal network (no route out, no DNS).

@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Watch which lab containers hold a VIP, from the kernel's view inside each container.
 
-    vip.py holders --vip 192.168.157.100 node1=fk-demo-node1 node2=fk-demo-node2
-    vip.py wait --vip ... --holder node2 [--timeout 30] [--since EPOCH] NAME=CONTAINER ...
-    vip.py sample --vip ... --seconds 30 [--expect node1] NAME=CONTAINER ...
+    python3 lab/vip.py holders --vip 192.168.157.100 node1=fk-demo-node1 node2=fk-demo-node2
+    python3 lab/vip.py wait --vip ... --holder node2 [--timeout 30] [--since EPOCH] NAME=CONTAINER ...
+    python3 lab/vip.py sample --vip ... --seconds 30 [--expect node1] NAME=CONTAINER ...
 
 `wait` polls every 0.1 s until exactly HOLDER holds the VIP (HOLDER `none`: no
 one) and prints the seconds since --since (default: its start). `sample`
@@ -42,7 +41,7 @@ def holders(nodes, vip, pool):
 def parse_nodes(pairs):
     nodes = {}
     for pair in pairs:
-        name, _, container = pair.partition("=")
+        name, _sep, container = pair.partition("=")
         nodes[name] = container or name
     return nodes
 

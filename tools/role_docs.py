@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Write each role's variable reference into its README from meta/argument_specs.yml.
 
 The table goes between <!-- BEGIN_ANSIBLE_DOCS --> and <!-- END_ANSIBLE_DOCS -->;
 everything else in the README is prose kept as written.
 
-    tools/role_docs.py           rewrite the READMEs
-    tools/role_docs.py --check   exit 1 if a README is out of date
+    python3 tools/role_docs.py           rewrite the READMEs
+    python3 tools/role_docs.py --check   exit 1 if a README is out of date
 """
 
 from __future__ import annotations
@@ -82,7 +81,7 @@ def render(readme, spec_file):
     if BEGIN not in text or END not in text:
         raise SystemExit("%s lacks the %s / %s markers" % (readme, BEGIN, END))
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    tail = rest.split(END, 1)[1]
     return "%s%s\n%s\n%s%s" % (head, BEGIN, table(spec_file), END, tail)
 
 
@@ -99,7 +98,7 @@ def main(argv=None) -> int:
             if not args.check:
                 readme.write_text(new)
     if args.check and stale:
-        print("out of date (run tools/role_docs.py): " + ", ".join(stale))
+        print("out of date (run python3 tools/role_docs.py): " + ", ".join(stale))
         return 1
     return 0
 

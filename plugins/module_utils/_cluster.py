@@ -661,12 +661,12 @@ def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):
     ranked = sorted(prios, key=lambda h: -prios[h])
     top, second = ranked[0], ranked[1]
     weights = _instance_weights(per_host[top], scripts_by_host.get(top, {}))
-    backup_weights = [w for _, w in _instance_weights(per_host[second], scripts_by_host.get(second, {}))]
+    backup_weights = [w for _script, w in _instance_weights(per_host[second], scripts_by_host.get(second, {}))]
     backup_eff = _effective(prios[second], backup_weights)
     for idx, (script, weight) in enumerate(weights):
         if weight == 0:
             continue
-        values = [w for _, w in weights]
+        values = [w for _script, w in weights]
         failed_eff = _effective(prios[top], values, failing=idx)
         if failed_eff >= backup_eff:
             healthy_eff = _effective(prios[top], values)

@@ -72,8 +72,8 @@ BAD = [
      lambda v: on_all(v, lambda h: inst(h).update(virtual_router_id=256)),
      ["virtual_router_id", "outside 1..255", "Fix:"]),
     ("vrid shared on one interface",
-     lambda v: on_all(v, lambda h: h["instances"].append(dict(copy.deepcopy(inst(h)), name="WEB2",
-                                                               virtual_ipaddresses=["10.0.0.101/24"]))),
+     lambda v: on_all(v, lambda h: h["instances"].append(
+         dict(copy.deepcopy(inst(h)), name="WEB2", virtual_ipaddresses=["10.0.0.101/24"]))),
      ["virtual_router_id", "also used by instance WEB1", "own virtual_router_id"]),
     ("same priority twice",
      lambda v: on_all(v, lambda h: inst(h)["priorities"].update(node2=100)),
