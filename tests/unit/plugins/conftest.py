@@ -10,6 +10,7 @@ plain checkout a temporary directory with a symbolic link stands in for it.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import sys
@@ -47,3 +48,31 @@ def collections_root():
 def repo_root():
     """The checkout."""
     return REPO
+
+
+def _ansible_root():
+    """Return the directory the running tests import ``ansible`` from.
+
+    From the repository's virtual environment that is its site-packages; under
+    ``ansible-test units`` it is the copy of ansible-core that ansible-test puts
+    on the path of its own environment, where ``ansible`` is not installed.
+    """
+    spec = importlib.util.find_spec('ansible')
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError('the tests cannot import ansible')
+    return os.path.dirname(list(spec.submodule_search_locations)[0])
+
+
+@pytest.fixture(scope='session')
+def module_env():
+    """The environment to run a module in a subprocess of sys.executable.
+
+    Its PYTHONPATH holds the collection root (for the module's module_utils)
+    and the ansible-core the tests use (for ansible.module_utils), ahead of
+    whatever PYTHONPATH the tests run with.
+    """
+    paths = [COLLECTIONS_ROOT, _ansible_root()]
+    inherited = os.environ.get('PYTHONPATH')
+    if inherited:
+        paths.append(inherited)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))

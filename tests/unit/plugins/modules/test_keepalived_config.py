@@ -96,7 +96,7 @@ def config_dir(tmp_path):
 
 
 @pytest.fixture
-def run_module(tmp_path, collections_root, repo_root):
+def run_module(tmp_path, module_env, repo_root):
     """Return a function that runs the module with ARGS and returns (result, raw stdout)."""
     module_path = os.path.join(repo_root, 'plugins', 'modules', 'keepalived_config.py')
     counter = [0]
@@ -106,10 +106,9 @@ def run_module(tmp_path, collections_root, repo_root):
         full = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
         args_file = tmp_path / ('args-%d.json' % counter[0])
         args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': full}))
-        env = dict(os.environ, PYTHONPATH=collections_root)
         proc = subprocess.run(
             [sys.executable, module_path, str(args_file)],
-            capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=60, check=False,
+            capture_output=True, text=True, env=module_env, cwd=str(tmp_path), timeout=60, check=False,
         )
         try:
             result = json.loads(proc.stdout)
@@ -387,7 +386,7 @@ def test_config_tracking_a_script_validates(run_module, config_dir):
             'vrrp_script chk {\n  script "/bin/true"\n  interval 1\n  weight -20\n}\n'
             'include conf.d/*.conf\n')
     tracked = instance(extra='  track_script {\n    chk\n  }\n')
-    result, _ = run_module(module_args(config_dir, main=main, files={'vi_1.conf': tracked}))
+    result, _output = run_module(module_args(config_dir, main=main, files={'vi_1.conf': tracked}))
     assert result.get('failed') is not True, result
     assert result['changed'] and result['validated']
     assert (config_dir / 'conf.d' / 'vi_1.conf').read_text() == tracked

@@ -1,0 +1,48 @@
+"""ansible-test sanity and units on the whole collection, through .ci/sanity.sh.
+
+The ignore files under tests/sanity/ stay empty, so every finding fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TOP = Path(__file__).resolve().parents[2]
+# A run with warm caches takes about a minute; the first one also creates
+# ansible-test's virtual environments from PyPI.
+TIMEOUT = 1800
+
+
+@pytest.mark.sanity
+def test_ansible_test_sanity_and_units(tmp_path):
+    log = tmp_path / "sanity.log"
+    with open(log, "w", encoding="utf-8") as out:
+        # A session of its own, so that a timeout stops ansible-test too.
+        proc = subprocess.Popen(["bash", ".ci/sanity.sh"], cwd=TOP, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            rc = "timed out after %d s" % TIMEOUT
+    text = log.read_text(encoding="utf-8", errors="replace")
+    for line in text.splitlines():
+        if line.startswith(("units:", "== done")):
+            print(line)
+    assert rc == 0, ".ci/sanity.sh failed (%s):\n%s" % (rc, text[-8000:])
+
+
+def test_ignore_files_stay_empty():
+    """Findings are fixed in the code, not listed in tests/sanity/ignore-*.txt."""
+    for ignore in sorted((TOP / "tests" / "sanity").glob("ignore-*.txt")):
+        assert not ignore.read_text().strip(), "%s is not empty: fix the finding instead" % ignore.relative_to(TOP)
