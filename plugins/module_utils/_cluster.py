@@ -281,20 +281,26 @@ def host_priority(inst, host):
     return inst.get("priority")
 
 
-def _validate_scripts(errors, host, view):
-    scripts = {}
-    for idx, raw in enumerate(view.get("scripts") or []):
-        var = "keepalived_scripts[%d]" % idx
+def _named_items(errors, host, variable, items, defaults, hint, example):
+    """Yield (variable path, item with defaults, name) for each well-formed, well-named item."""
+    for idx, raw in enumerate(items or []):
+        var = "%s[%d]" % (variable, idx)
         if not isinstance(raw, dict):
-            _err(errors, host, var, "is not a dict", "give each check a name plus check/args or script")
+            _err(errors, host, var, "is not a dict", hint)
             continue
-        scr = with_defaults(raw, SCRIPT_DEFAULTS)
-        name = scr.get("name")
+        item = with_defaults(raw, defaults)
+        name = item.get("name")
         if not name or not NAME_RE.match(str(name)):
             _err(errors, host, var + ".name", "is %r, not a valid name" % (name,),
-                 "use letters, digits, '_', '.', '-' (e.g. check_web)")
+                 "use letters, digits, '_', '.', '-' (e.g. %s)" % example)
             continue
-        var = "keepalived_scripts[%d] (%s)" % (idx, name)
+        yield "%s (%s)" % (var, name), item, name
+
+
+def _validate_scripts(errors, host, view):
+    scripts = {}
+    for var, scr, name in _named_items(errors, host, "keepalived_scripts", view.get("scripts"), SCRIPT_DEFAULTS,
+                                       "give each check a name plus check/args or script", "check_web"):
         if name in scripts:
             _err(errors, host, var, "is defined twice", "give each check a unique name")
         scripts[name] = scr
@@ -561,17 +567,8 @@ def preflight(views):
             continue
         seen = {}
         vrids = {}
-        for idx, raw in enumerate(raw_instances or []):
-            var = "keepalived_instances[%d]" % idx
-            if not isinstance(raw, dict):
-                _err(errors, host, var, "is not a dict", "give each instance name, interface, virtual_router_id, ...")
-                continue
-            inst = with_defaults(raw, INSTANCE_DEFAULTS)
-            name = inst.get("name")
-            if not name or not NAME_RE.match(str(name)):
-                _err(errors, host, var + ".name", "is %r, not a valid name" % (name,), "use letters, digits, '_', '.', '-' (e.g. VI_1)")
-                continue
-            var = "keepalived_instances[%d] (%s)" % (idx, name)
+        for var, inst, name in _named_items(errors, host, "keepalived_instances", raw_instances, INSTANCE_DEFAULTS,
+                                            "give each instance name, interface, virtual_router_id, ...", "VI_1"):
             prios = inst.get("priorities")
             if isinstance(prios, dict) and prios and host not in prios:
                 continue  # this host is not a member of the instance

@@ -706,6 +706,17 @@ class KeepalivedProbe:
                             sources=['ip'])
 
 
+def probe_for(module):
+    """A KeepalivedProbe for an AnsibleModule with pid_file and dump_timeout options."""
+    return KeepalivedProbe(
+        module.run_command,
+        keepalived_bin=module.get_bin_path('keepalived'),
+        ip_bin=module.get_bin_path('ip', required=True),
+        pid_file=module.params['pid_file'],
+        dump_timeout=module.params['dump_timeout'],
+    )
+
+
 def _complete_json(text):
     try:
         json.loads(text)

@@ -186,7 +186,7 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_status import (
-    KeepalivedProbe,
+    probe_for,
     run_maintenance,
 )
 
@@ -206,13 +206,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    probe = KeepalivedProbe(
-        module.run_command,
-        keepalived_bin=module.get_bin_path('keepalived'),
-        ip_bin=module.get_bin_path('ip', required=True),
-        pid_file=module.params['pid_file'],
-        dump_timeout=module.params['dump_timeout'],
-    )
+    probe = probe_for(module)
     result = run_maintenance(probe, module.params, check_mode=module.check_mode)
     if result.pop('failed', False):
         module.fail_json(**result)

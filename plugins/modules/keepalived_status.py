@@ -274,7 +274,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_status import (
     WAITABLE_STATES,
-    KeepalivedProbe,
+    probe_for,
     run_status,
 )
 
@@ -301,13 +301,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    probe = KeepalivedProbe(
-        module.run_command,
-        keepalived_bin=module.get_bin_path('keepalived'),
-        ip_bin=module.get_bin_path('ip', required=True),
-        pid_file=module.params['pid_file'],
-        dump_timeout=module.params['dump_timeout'],
-    )
+    probe = probe_for(module)
     result = run_status(probe, module.params)
     if result.pop('failed', False):
         module.fail_json(**result)

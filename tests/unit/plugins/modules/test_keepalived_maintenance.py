@@ -72,7 +72,7 @@ def run_module(monkeypatch, args, captures, check_mode=False, diff=False):
     def fail_json(self, **kwargs):
         raise FailJson(kwargs)
 
-    monkeypatch.setattr(keepalived_maintenance, 'KeepalivedProbe', lambda run_command, **kw: probe)
+    monkeypatch.setattr(ks, 'KeepalivedProbe', lambda run_command, **kw: probe)
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
     monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path',

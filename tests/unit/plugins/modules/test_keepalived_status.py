@@ -77,7 +77,7 @@ def run_module(monkeypatch, args, captures, check_mode=False):
     def fail_json(self, **kwargs):
         raise FailJson(kwargs)
 
-    monkeypatch.setattr(keepalived_status, 'KeepalivedProbe', make_probe)
+    monkeypatch.setattr(ks, 'KeepalivedProbe', make_probe)
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
     monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path',
