@@ -904,6 +904,302 @@ def remediate(opts, reason, deadline_end, reporter, attempt):
 
 
 # --------------------------------------------------------------------------------------------
+# Runner: one resident process runs many checks in-process and reports each through a track
+# file that keepalived watches (vrrp_track_file); "0" healthy, "1" failed.
+# --------------------------------------------------------------------------------------------
+
+RUNNER_FAILED = "1\n"
+RUNNER_HEALTHY = "0\n"
+# How often the runner re-reads its track files and rewrites one that differs from its verdict.
+RUNNER_REASSERT = 1.0
+
+
+class RunnerCheck:
+    """One configured check: its parsed options, schedule, fall/rise counters and track file.
+
+    The worker thread runs the check; the main loop counts a run that is still going past its
+    timeout as failed. Verdicts change under the lock, and the track file is written on a change.
+    """
+
+    def __init__(self, name, opts, interval, timeout, fall, rise, path):
+        import threading
+
+        self.name = name
+        self.opts = opts
+        self.interval = interval
+        self.timeout = timeout
+        self.fall = fall
+        self.rise = rise
+        self.path = path
+        self.lock = threading.Lock()
+        self.healthy = None  # no verdict yet: the track file says failed
+        self.fails = 0
+        self.passes = 0
+        self.run_started = None
+        self.overrun_penalties = 0
+        self.thread = None
+
+    def record(self, ok, reason, log):
+        """Count one result (caller holds the lock); write the track file when the verdict changes."""
+        if ok:
+            self.passes, self.fails = self.passes + 1, 0
+        else:
+            self.fails, self.passes = self.fails + 1, 0
+        if self.healthy is None:
+            verdict = ok  # the first result decides, as keepalived does for a script's first run
+        elif self.healthy and not ok and self.fails >= self.fall:
+            verdict = False
+        elif not self.healthy and ok and self.passes >= self.rise:
+            verdict = True
+        else:
+            return
+        if verdict == self.healthy:
+            return
+        self.healthy = verdict
+        write_track_file(self.path, verdict)
+        log(f"{self.name}: {'healthy' if verdict else 'failed: ' + reason}")
+
+    def wanted_text(self):
+        return RUNNER_HEALTHY if self.healthy else RUNNER_FAILED
+
+
+def write_track_file(path, healthy):
+    """Replace the track file atomically (temporary file in the same directory, then rename)."""
+    directory, base = os.path.split(path)
+    tmp = os.path.join(directory, f".{base}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, (RUNNER_HEALTHY if healthy else RUNNER_FAILED).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_runner_config(path):
+    """Read and check the runner's JSON file; return (track_dir, [RunnerCheck]). Raises UsageError."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read runner config {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
+        raise UsageError(f"{path}: expected an object with track_dir and a list of checks")
+    track_dir = data.get("track_dir")
+    if not isinstance(track_dir, str) or not track_dir.startswith("/"):
+        raise UsageError(f"{path}: track_dir must be an absolute path")
+    checks = []
+    names = set()
+    for index, item in enumerate(data["checks"]):
+        where = f"{path}: checks[{index}]"
+        if not isinstance(item, dict):
+            raise UsageError(f"{where} is not an object")
+        name = item.get("name")
+        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or name in names:
+            raise UsageError(f"{where}: name must be unique, non-empty, without '/' and not start with '.'")
+        names.add(name)
+        argv = item.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise UsageError(f"{where} ({name}): argv must be a list of strings such as [\"file\", \"--path\", \"/x\"]")
+        if argv[0] not in CHECKS or any(a.startswith("--remediate") or a in ("--timeout", "--check-timeout") for a in argv):
+            raise UsageError(f"{where} ({name}): argv must start with a check name and carry no global options")
+        numbers = {}
+        for key, default, low in (("interval", 1.0, 0.01), ("timeout", None, 0.01), ("fall", 1, 1), ("rise", 1, 1)):
+            value = item.get(key, default)
+            if value is None:
+                value = numbers["interval"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+                raise UsageError(f"{where} ({name}): {key} must be a number >= {low:g}")
+            if key in ("fall", "rise") and not isinstance(value, int):
+                raise UsageError(f"{where} ({name}): {key} must be a whole number")
+            numbers[key] = value
+        parser = build_parser(only=argv[0])
+        try:
+            parser.raise_errors = True
+            opts = parser.parse_args(argv)
+        except SystemExit:
+            raise UsageError(f"{where} ({name}): bad check arguments {argv}") from None
+        validate(opts)
+        checks.append(RunnerCheck(name, opts, numbers["interval"], numbers["timeout"], numbers["fall"],
+                                  numbers["rise"], os.path.join(track_dir, name)))
+    return track_dir, checks
+
+
+class Notifier:
+    """sd_notify over $NOTIFY_SOCKET with the standard library; a no-op outside systemd."""
+
+    def __init__(self):
+        import socket
+
+        address = os.environ.get("NOTIFY_SOCKET")
+        self.sock = None
+        self.address = None
+        if address and address[0] in "/@":
+            self.address = "\0" + address[1:] if address[0] == "@" else address
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        pid = os.environ.get("WATCHDOG_PID", "")
+        enabled = usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid()))
+        # Ping at a third of the watchdog period, so one late wake-up does not miss it.
+        self.watchdog_every = int(usec) / 3e6 if enabled else None
+
+    def send(self, text):
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendto(text.encode(), self.address)
+        except OSError:
+            pass
+
+
+def _run_worker(check, stop, log):
+    """Run one check on its interval until stop is set; each run in-process, bounded by a Budget."""
+    next_due = time.monotonic()
+    while not stop.is_set():
+        delay = next_due - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            return
+        with check.lock:
+            started = check.run_started = time.monotonic()
+            check.overrun_penalties = 0
+        ok, reason = True, ""
+        try:
+            CHECKS[check.opts.check](check.opts, Budget(check.timeout * CHECK_SHARE))
+        except Unhealthy as exc:
+            ok, reason = False, one_line(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a broken check is a failed check, not a dead worker
+            ok, reason = False, one_line(f"internal error: {type(exc).__name__}: {exc}")
+        ended = time.monotonic()
+        with check.lock:
+            check.run_started = None
+            if check.overrun_penalties:
+                pass  # already counted as failed by the main loop while it ran
+            elif ended - started > check.timeout:
+                check.record(False, f"took {ended - started:.3g}s, longer than its timeout of {check.timeout:g}s", log)
+            else:
+                check.record(ok, reason, log)
+        next_due = max(started + check.interval, ended)
+
+
+# The check's own budget is this share of its timeout, so it reports before the runner counts it as hung.
+CHECK_SHARE = 0.8
+
+
+def runner_loop(checks, notifier, stop, log):
+    """Start a worker per check and supervise them until stop is set; return the exit status."""
+    import threading
+
+    for check in checks:
+        check.thread = threading.Thread(target=_run_worker, args=(check, stop, log), name=check.name, daemon=True)
+        check.thread.start()
+    ready = False
+    next_ping = next_reassert = time.monotonic()
+    tick = min([0.25] + [max(0.005, min(c.interval, c.timeout) / 4) for c in checks])
+    while not stop.is_set():
+        now = time.monotonic()
+        for check in checks:
+            with check.lock:
+                started = check.run_started
+                if started is not None and now - started > check.timeout * (1 + check.overrun_penalties):
+                    check.overrun_penalties += 1
+                    check.record(False, f"still running after {now - started:.3g}s (timeout {check.timeout:g}s)", log)
+        dead = [check.name for check in checks if not check.thread.is_alive()]
+        if dead and not stop.is_set():
+            log(f"worker of {', '.join(dead)} died; reporting every check as failed")
+            return UNHEALTHY
+        if not ready and all(check.healthy is not None for check in checks):
+            ready = True
+            notifier.send("READY=1\nSTATUS=checks running")
+        if notifier.watchdog_every is not None and now >= next_ping:
+            notifier.send("WATCHDOG=1")
+            next_ping = now + notifier.watchdog_every
+        if now >= next_reassert:
+            next_reassert = now + RUNNER_REASSERT
+            for check in checks:
+                with check.lock:
+                    reassert_track_file(check)
+        stop.wait(tick)
+    return HEALTHY
+
+
+def reassert_track_file(check):
+    """Rewrite a track file that something else changed or removed (caller holds the lock)."""
+    try:
+        with open(check.path, encoding="ascii", errors="replace") as handle:
+            text = handle.read(16)
+    except OSError:
+        text = None
+    if text != check.wanted_text():
+        write_track_file(check.path, bool(check.healthy))
+
+
+def fail_all(checks):
+    """Write "failed" to every track file; return how many could not be written."""
+    errors = 0
+    for check in checks:
+        try:
+            write_track_file(check.path, False)
+        except OSError as exc:
+            errors += 1
+            print(f"{PROG} runner: cannot write {check.path}: {os_error_text(exc)}", file=sys.stderr, flush=True)
+    return errors
+
+
+def runner_main(argv):
+    """keepalived-check runner --config FILE [--fail-all]."""
+    import threading
+
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} runner", formatter_class=Formatter, allow_abbrev=False,
+        description="Run the configured checks in one resident process and write each verdict to a track file "
+                    "(0 healthy, 1 failed) for keepalived's vrrp_track_file.")
+    parser.add_argument("--config", required=True, metavar="FILE", help="JSON file with track_dir and checks")
+    parser.add_argument("--fail-all", action="store_true", help="write 1 (failed) to every track file and exit")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else USAGE
+    try:
+        track_dir, checks = load_runner_config(args.config)
+    except UsageError as exc:
+        print(f"{PROG} runner: error: {exc}", file=sys.stderr, flush=True)
+        return USAGE
+    if args.fail_all:
+        return UNHEALTHY if fail_all(checks) else HEALTHY
+    os.makedirs(track_dir, mode=0o755, exist_ok=True)
+
+    def log(message):
+        try:
+            print(f"{PROG} runner: {message}", file=sys.stderr, flush=True)
+        except OSError:
+            pass
+
+    stop = threading.Event()
+    stopped_by = []
+
+    def on_signal(signum, frame):
+        stopped_by.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if fail_all(checks):  # until the first verdict, every check counts as failed
+        return UNHEALTHY
+    log(f"running {len(checks)} check(s), track files in {track_dir}")
+    status = runner_loop(checks, Notifier(), stop, log)
+    stop.set()
+    Notifier().send("STOPPING=1")
+    # Hold each lock while failing it, so that no worker finishing a run can write "0" afterwards.
+    for check in checks:
+        check.lock.acquire(timeout=1)
+    fail_all(checks)
+    if stopped_by:
+        log(f"stopped by signal {stopped_by[0]}; every check reported as failed")
+    return status
+
+
+# --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
 
@@ -1079,7 +1375,8 @@ def build_parser(nested=False, only=None):
     parser = Parser(
         prog=PROG,
         description="Health checks for keepalived vrrp_script. Exit 0 healthy, 1 unhealthy (reason on stderr), 2 usage error.",
-        epilog="Global options go before the check name. See docs/checks.md for details.",
+        epilog="Global options go before the check name. `keepalived-check runner --config FILE` runs many checks in one "
+               "resident process and reports them through track files. See docs/checks.md for details.",
         formatter_class=Formatter,
         allow_abbrev=False,
     )
@@ -1179,6 +1476,8 @@ def run(opts, reporter):
 def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == ["runner"]:
+        return runner_main(argv[1:])
     parser = build_parser(only=requested_check(argv))
     try:
         opts = parser.parse_args(argv)

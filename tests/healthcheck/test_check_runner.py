@@ -1,0 +1,287 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""keepalived-check runner: resident checks reported through track files, against real things.
+
+The runner runs as its own process, as systemd starts it; the track files are read the way keepalived
+reads them (a non-zero number means failed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from hc_support import PROGRAM, Server, wait_for
+
+
+def write_config(tmp_path, checks):
+    track = tmp_path / "track"
+    config = tmp_path / "runner.json"
+    config.write_text(json.dumps({"track_dir": str(track), "checks": checks}))
+    return config, track
+
+
+def read(path):
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
+
+
+def wait_text(path, text, timeout=5.0):
+    """Poll the track file every 2 ms; return the seconds until it reads text."""
+    start = time.monotonic()
+    wait_for(lambda: read(path) == text, timeout=timeout, interval=0.002, what=f"{path} to read {text!r}")
+    return time.monotonic() - start
+
+
+class Runner:
+    def __init__(self, config, env=None):
+        self.proc = subprocess.Popen([sys.executable, str(PROGRAM), "runner", "--config", str(config)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=10)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def start_runner():
+    runners = []
+
+    def start(config, env=None):
+        runner = Runner(config, env)
+        runners.append(runner)
+        return runner
+
+    yield start
+    for runner in runners:
+        if runner.proc.poll() is None:
+            runner.proc.kill()
+            runner.proc.communicate()
+
+
+def down_check(path, interval=0.05, **extra):
+    return {"name": "check_down", "argv": ["file", "--path", str(path)], "interval": interval, "timeout": 0.5,
+            "fall": 1, "rise": 1, **extra}
+
+
+def test_down_file_is_reflected_within_two_intervals(tmp_path, start_runner):
+    down = tmp_path / "down"
+    config, track = write_config(tmp_path, [down_check(down)])
+    runner = start_runner(config)
+    wait_text(track / "check_down", "0\n")
+    delays = []
+    for _round in range(5):
+        down.write_text("maintenance")
+        delays.append(wait_text(track / "check_down", "1\n"))
+        down.unlink()
+        delays.append(wait_text(track / "check_down", "0\n"))
+    # Two intervals of 0.05 s, plus scheduling slack on a busy test machine.
+    assert sorted(delays)[len(delays) // 2] < 0.1, delays
+    assert max(delays) < 0.25, delays
+    rc, err = runner.stop()
+    assert rc == 0 and "check_down: failed: maintenance file" in err, err
+
+
+def test_files_say_failed_until_the_first_verdict_and_are_replaced_atomically(tmp_path, kc):
+    track = tmp_path / "track"
+    track.mkdir()
+    path = track / "check_x"
+    before = os.stat(track).st_ino
+    kc.write_track_file(str(path), False)
+    inode = path.stat().st_ino
+    kc.write_track_file(str(path), True)
+    assert path.read_text() == "0\n" and path.stat().st_ino != inode  # a new file renamed over the old one
+    assert sorted(os.listdir(track)) == ["check_x"] and os.stat(track).st_ino == before
+    check = kc.RunnerCheck("check_x", None, 1, 1, 1, 1, str(path))
+    assert check.wanted_text() == "1\n"
+
+
+def test_http_server_stopping_fails_the_check(tmp_path, start_runner):
+    server = Server("127.0.0.1")
+    config, track = write_config(tmp_path, [{"name": "check_web", "argv": ["http", "--url", server.url("/ok")],
+                                             "interval": 0.05, "timeout": 0.5, "fall": 2, "rise": 2}])
+    runner = start_runner(config)
+    wait_text(track / "check_web", "0\n")
+    time.sleep(0.2)
+    assert len(server.requests) >= 3  # a run every 0.05 s
+    stopped = time.monotonic()
+    server.stop()
+    wait_text(track / "check_web", "1\n")
+    assert time.monotonic() - stopped < 0.5
+    rc, err = runner.stop()
+    assert "check_web: failed: GET http://127.0.0.1:" in err and "connection refused" in err, err
+
+
+def test_a_hung_check_counts_as_failed_and_does_not_block_the_others(tmp_path, start_runner):
+    # Reading a pid file that is a FIFO without a writer blocks in open(): nothing in-process can
+    # interrupt it, so only the runner's supervision can notice.
+    fifo = tmp_path / "pidfile"
+    os.mkfifo(fifo)
+    down = tmp_path / "down"
+    config, track = write_config(tmp_path, [
+        down_check(down),
+        {"name": "check_hangs", "argv": ["process", "--pidfile", str(fifo)], "interval": 0.1, "timeout": 0.3,
+         "fall": 2, "rise": 1},
+    ])
+    runner = start_runner(config)
+    wait_text(track / "check_down", "0\n")
+    # First verdict: still running past its timeout.
+    took = wait_text(track / "check_hangs", "1\n", timeout=3)
+    assert took < 1.0
+    # The file check keeps its own pace while the other worker hangs.
+    down.write_text("x")
+    assert wait_text(track / "check_down", "1\n") < 0.25
+    down.unlink()
+    assert wait_text(track / "check_down", "0\n") < 0.25
+    # Still hung a while later: still failed, never healthy.
+    time.sleep(0.5)
+    assert read(track / "check_hangs") == "1\n"
+    # Let it finish: the late result of the overrunning run does not count as healthy.
+    with open(fifo, "w") as writer:
+        writer.write(f"{os.getpid()}\n")
+    time.sleep(0.05)
+    assert read(track / "check_hangs") == "1\n"
+    rc, err = runner.stop()
+    assert "check_hangs: failed: still running after" in err, err
+
+
+def test_fall_and_rise_count_consecutive_results(tmp_path, kc):
+    path = tmp_path / "check"
+    logged = []
+    check = kc.RunnerCheck("check", None, 1, 1, 3, 2, str(path))
+    seen = []
+    for ok in [True, False, False, True, False, False, False, False, True, False, True, True, True, False]:
+        check.record(ok, "bad", logged.append)
+        seen.append(path.read_text())
+    assert seen == ["0\n"] * 6 + ["1\n"] * 5 + ["0\n"] * 3
+    assert logged == ["check: healthy", "check: failed: bad", "check: healthy"]
+
+
+def test_fall_is_applied_to_real_runs(tmp_path, start_runner):
+    down = tmp_path / "down"
+    config, track = write_config(tmp_path, [down_check(down, interval=0.1, fall=3, rise=2)])
+    start_runner(config)
+    wait_text(track / "check_down", "0\n")
+    down.write_text("x")
+    took = wait_text(track / "check_down", "1\n")
+    assert 0.15 < took < 0.5, took  # three runs 0.1 s apart
+    down.unlink()
+    took = wait_text(track / "check_down", "0\n")
+    assert 0.05 < took < 0.4, took  # two runs
+
+
+def test_sigterm_and_sigint_report_every_check_failed(tmp_path, start_runner):
+    config, track = write_config(tmp_path, [down_check(tmp_path / "down"),
+                                            {"name": "check_tcp", "argv": ["process", "--pidfile", "/proc/self/stat"],
+                                             "interval": 0.2}])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        runner = start_runner(config)
+        wait_text(track / "check_down", "0\n")
+        start = time.monotonic()
+        rc, err = runner.stop(sig)
+        assert time.monotonic() - start < 1.0
+        assert rc == 0 and f"stopped by signal {int(sig)}" in err, err
+        assert read(track / "check_down") == "1\n" and read(track / "check_tcp") == "1\n"
+
+
+def test_fail_all_writes_failed_and_exits(tmp_path, run_check):
+    config, track = write_config(tmp_path, [down_check(tmp_path / "down"), down_check(tmp_path / "d2", name="two")])
+    track.mkdir()
+    (track / "check_down").write_text("0\n")
+    result = run_check("runner", "--config", config, "--fail-all")
+    assert result.rc == 0, result.err
+    assert read(track / "check_down") == "1\n" and read(track / "two") == "1\n"
+
+
+def test_a_changed_track_file_is_put_back(tmp_path, start_runner):
+    config, track = write_config(tmp_path, [down_check(tmp_path / "down")])
+    start_runner(config)
+    wait_text(track / "check_down", "0\n")
+    (track / "check_down").write_text("1\n")  # e.g. keepalived's init_file after a restart
+    assert wait_text(track / "check_down", "0\n", timeout=3) < 1.5
+    (track / "check_down").unlink()
+    assert wait_text(track / "check_down", "0\n", timeout=3) < 1.5
+
+
+def test_systemd_notifications(tmp_path, start_runner):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    address = str(tmp_path / "notify")
+    sock.bind(address)
+    sock.settimeout(5)
+    config, track = write_config(tmp_path, [down_check(tmp_path / "down")])
+    runner = start_runner(config, {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "300000"})
+    messages = []
+    start = time.monotonic()
+    while time.monotonic() - start < 0.8:
+        messages.append(sock.recv(4096).decode())
+    ready = [m for m in messages if "READY=1" in m]
+    pings = [m for m in messages if m == "WATCHDOG=1"]
+    assert len(ready) == 1 and read(track / "check_down") == "0\n"
+    assert len(pings) >= 5, messages  # every 0.1 s
+    runner.stop()
+    assert "STOPPING=1" in sock.recv(4096).decode()
+    sock.close()
+
+
+def test_a_dead_worker_stops_the_watchdog_and_the_runner(tmp_path, kc, monkeypatch):
+    class Dies(BaseException):
+        pass
+
+    def die(opts, budget):
+        raise Dies()
+
+    monkeypatch.setitem(kc.CHECKS, "file", die)
+    _track_dir, checks = kc.load_runner_config(str(write_config(tmp_path, [down_check(tmp_path / "down")])[0]))
+    (tmp_path / "track").mkdir()
+    notes = []
+
+    class Recorder:
+        watchdog_every = 0.01
+
+        def send(self, text):
+            notes.append(text)
+
+    logged = []
+    threading.excepthook, saved = (lambda args: None), threading.excepthook
+    try:
+        status = kc.runner_loop(checks, Recorder(), threading.Event(), logged.append)
+    finally:
+        threading.excepthook = saved
+    assert status == 1
+    assert "READY=1\nSTATUS=checks running" not in notes
+    assert logged == ["worker of check_down died; reporting every check as failed"]
+
+
+@pytest.mark.parametrize("checks, message", [
+    ([{"name": "a/b", "argv": ["file"]}], "name must be unique"),
+    ([{"name": "a", "argv": ["nosuch"]}], "argv must start with a check name"),
+    ([{"name": "a", "argv": ["file", "--timeout", "1"]}], "no global options"),
+    ([{"name": "a", "argv": ["http"]}], "bad check arguments"),
+    ([{"name": "a", "argv": ["file"], "interval": 0}], "interval must be a number >= 0.01"),
+    ([{"name": "a", "argv": ["file"], "fall": 1.5}], "fall must be a whole number"),
+    ([{"name": "a", "argv": ["file"]}, {"name": "a", "argv": ["file"]}], "name must be unique"),
+    ([{"name": "a", "argv": ["process"]}], "give at least one of --name"),
+])
+def test_bad_configs_are_usage_errors(tmp_path, run_check, checks, message):
+    config, _track = write_config(tmp_path, checks)
+    result = run_check("runner", "--config", config)
+    assert result.rc == 2 and message in result.err, result.err
+
+
+def test_missing_config(tmp_path, run_check):
+    result = run_check("runner", "--config", tmp_path / "absent.json")
+    assert result.rc == 2 and "cannot read runner config" in result.err
