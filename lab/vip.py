@@ -3,12 +3,20 @@
     python3 lab/vip.py holders --vip 192.168.157.100 node1=fk-demo-node1 node2=fk-demo-node2
     python3 lab/vip.py wait --vip ... --holder node2 [--timeout 30] [--since EPOCH] NAME=CONTAINER ...
     python3 lab/vip.py sample --vip ... --seconds 30 [--expect node1] NAME=CONTAINER ...
+    python3 lab/vip.py watch --vip ... --seconds 120 [--until-back node1] [--ready-file F] NAME=CONTAINER ...
 
 `wait` polls every 0.1 s until exactly HOLDER holds the VIP (HOLDER `none`: no
 one) and prints the seconds since --since (default: its start). `sample`
 records the holders every 0.1 s and prints one line of figures: time with no
-holder, time with more than one, number of moves. Only `podman exec` is used:
-nothing is sent on any network.
+holder, time with more than one, number of moves. `watch` gives the same
+figures from the kernel's address events instead of polling (`ip monitor`
+inside each container, timed on arrival), so they are exact to a few
+milliseconds; a container that stops counts as holding nothing from that
+moment. With --until-back NAME it ends once NAME, after having been anything
+but the only holder, has held the VIP alone for --settle seconds. It also
+reports the sequence of holder sets (`path`), when each node first took the
+VIP (`first_held`, epoch seconds) and when NAME became the only holder again
+(`back_at`). Only `podman exec` is used: nothing is sent on any network.
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -46,15 +56,147 @@ def parse_nodes(pairs):
     return nodes
 
 
+# Run inside each container by `watch`: address events from the moment the
+# monitor runs, then one SNAPSHOT line with the current state, then events
+# until the controller closes stdin (or the time is up).
+WATCH_SCRIPT = ("timeout %d ip -o monitor address & m=$!; sleep 0.2; "
+                "echo SNAPSHOT $(ip -o addr show to %s | wc -l); "
+                "timeout %d cat >/dev/null; kill $m 2>/dev/null; wait")
+
+
+class Watch:
+    """Who holds the VIP over time, from each container's address events."""
+
+    def __init__(self, nodes, vip, seconds):
+        self.nodes, self.vip = nodes, vip
+        self.deadline = time.time() + seconds
+        self.event = re.compile(r"\binet6? %s/" % re.escape(vip))
+        self.lock = threading.Lock()
+        self.held = dict.fromkeys(nodes)  # None until known
+        self.changes = []  # (epoch, holders) each time the set of holders changes
+        self.first_held = {}
+        self.attached = {n: threading.Event() for n in nodes}
+        self.stop = threading.Event()
+        self.procs = {}
+
+    def set(self, node, held, when):
+        with self.lock:
+            if self.held[node] == held:
+                return
+            self.held[node] = held
+            if held and self.changes:
+                self.first_held.setdefault(node, when)
+            if None not in self.held.values():
+                now = sorted(n for n, h in self.held.items() if h)
+                if not self.changes or self.changes[-1][1] != now:
+                    self.changes.append((when, now))
+
+    def follow(self, node):
+        while not self.stop.is_set() and time.time() < self.deadline:
+            left = int(self.deadline - time.time()) + 2
+            proc = subprocess.Popen(
+                ["podman", "exec", "-i", self.nodes[node], "sh", "-c", WATCH_SCRIPT % (left, self.vip, left)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+            self.procs[node] = proc
+            for line in proc.stdout:
+                when = time.time()
+                if line.startswith("SNAPSHOT"):
+                    self.set(node, line.split()[-1] != "0", when)
+                    self.attached[node].set()
+                elif self.event.search(line):
+                    self.set(node, not line.startswith("Deleted"), when)
+            proc.wait()
+            if self.stop.is_set():
+                break
+            # The container stopped (or cannot be entered): it holds nothing.
+            self.set(node, False, time.time())
+            self.attached[node].set()
+            self.stop.wait(0.2)
+
+    def close(self):
+        self.stop.set()
+        for proc in self.procs.values():
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def figures(self, end, back_at):
+        unheld = multi = 0.0
+        moves, last_single = 0, None
+        with self.lock:
+            changes = [change for change in self.changes if change[0] <= end]
+        for idx, (when, now) in enumerate(changes):
+            until = changes[idx + 1][0] if idx + 1 < len(changes) else end
+            if not now:
+                unheld += until - when
+            elif len(now) > 1:
+                multi += until - when
+            else:
+                if last_single is not None and now != last_single:
+                    moves += 1
+                last_single = now
+        return {
+            "seconds": round(end - changes[0][0], 2) if changes else 0.0,
+            "unheld_s": round(unheld, 3), "multiple_holders_s": round(multi, 3), "moves": moves,
+            "holder_at_end": changes[-1][1] if changes else None,
+            "path": ["+".join(now) or "none" for _when, now in changes],
+            "changes": [[round(when, 3), now] for when, now in changes],
+            "first_held": {n: round(t, 3) for n, t in self.first_held.items()},
+            "back_at": round(back_at, 3) if back_at else None,
+        }
+
+
+def watch(args, nodes):
+    """The `watch` action; returns the figures dict."""
+    watcher = Watch(nodes, args.vip, args.seconds)
+    threads = [threading.Thread(target=watcher.follow, args=(n,), daemon=True) for n in nodes]
+    for thread in threads:
+        thread.start()
+    for node in nodes:
+        watcher.attached[node].wait(max(0.0, watcher.deadline - time.time()))
+    if args.ready_file:
+        with open(args.ready_file, "w", encoding="ascii") as ready:
+            ready.write("%.3f\n" % time.time())
+    back_at, departed = None, False
+    while time.time() < watcher.deadline:
+        time.sleep(0.05)
+        if not args.until_back:
+            continue
+        with watcher.lock:
+            when, now = watcher.changes[-1] if watcher.changes else (None, None)
+        if now != [args.until_back]:
+            departed = departed or now is not None
+            continue
+        if departed:
+            back_at = when
+            if time.time() - when >= args.settle:
+                break
+    end = time.time()
+    watcher.close()
+    return watcher.figures(end, back_at if departed else None)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["holders", "wait", "sample"])
+    parser.add_argument("action", choices=["holders", "wait", "sample", "watch"])
     parser.add_argument("--vip", required=True)
     parser.add_argument("--holder", help="for wait: the node expected to hold the VIP alone, or none")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--since", type=float, help="epoch seconds to measure from (default: now)")
     parser.add_argument("--seconds", type=float, default=30.0, help="for sample: how long")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--until-back", metavar="NAME",
+                        help="for watch: stop once NAME holds the VIP alone again (after anything else)")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="for watch --until-back: seconds NAME must hold it alone before the end")
+    parser.add_argument("--ready-file", metavar="PATH",
+                        help="for watch: write this file once every container is watched")
     parser.add_argument("nodes", nargs="+", metavar="NAME=CONTAINER")
     args = parser.parse_args(argv)
     nodes = parse_nodes(args.nodes)
@@ -64,6 +206,13 @@ def main(argv=None) -> int:
             print(json.dumps(now) if args.json else (" ".join(now) or "none"))
             return 0
         start = args.since if args.since is not None else time.time()
+        if args.action == "watch":
+            figures = watch(args, nodes)
+            print(json.dumps(figures) if args.json else
+                  "watched %.0f s: no holder %.3f s, several holders %.3f s, %d moves, path %s"
+                  % (figures["seconds"], figures["unheld_s"], figures["multiple_holders_s"], figures["moves"],
+                     " > ".join(figures["path"])))
+            return 0
         if args.action == "wait":
             want = [] if args.holder == "none" else [args.holder]
             deadline = time.time() + args.timeout
