@@ -64,6 +64,7 @@ SCRIPT_DEFAULTS = {
     "user": None,
     "init_fail": False,
     "remediate": None,
+    "runner": False,
 }
 
 # Defaults of keepalived_scripts[].remediate.
@@ -342,6 +343,16 @@ def _validate_scripts(errors, host, view):
             if not _is_int(value) or value < 1:
                 _err(errors, host, "%s.%s" % (var, field), "is %r, not a whole number >= 1" % (value,),
                      "set e.g. %s: 2" % field)
+        if not isinstance(scr.get("runner"), bool):
+            _err(errors, host, var + ".runner", "is %r, not true or false" % (scr.get("runner"),), "write runner: true")
+        elif scr["runner"]:
+            for field, why in (("script", "the runner runs keepalived-check checks in-process, not commands"),
+                               ("remediate", "the runner does not restart units"),
+                               ("user", "the runner runs every check as the healthcheck role's user"),
+                               ("init_fail", "a runner check always reports failed until its first result")):
+                if scr.get(field):
+                    _err(errors, host, "%s.%s" % (var, field), "is set on a check with runner: true (%s)" % why,
+                         "remove %s, or set runner: false to run it as a vrrp_script" % field)
         user = scr.get("user")
         if user is not None and not re.match(r"^[a-z_][a-z0-9_-]*\$?$", str(user)):
             _err(errors, host, var + ".user", "is %r, not a user name" % (user,), "name an existing unprivileged user")
@@ -715,8 +726,12 @@ def host_plan(views, host):
                     if peer:
                         peers.append(peer)
         tracked = []
+        track_files = []
         for item in _track_items(inst.get("track_scripts"), "track_scripts"):
-            tracked.append(item)
+            if (scripts_all.get(item["name"]) or {}).get("runner"):
+                track_files.append(item)
+            else:
+                tracked.append(item)
             if item["name"] not in used:
                 used.append(item["name"])
         instances.append({
@@ -734,6 +749,7 @@ def host_plan(views, host):
             "unicast_src_ip": src if peers else None,
             "unicast_peers": peers,
             "track_scripts": tracked,
+            "track_files": track_files,
             "track_interfaces": _track_items(inst.get("track_interfaces"), "track_interfaces"),
             "nopreempt": bool(inst.get("nopreempt")),
             "preempt_delay": None if inst.get("preempt_delay") is None else _num(inst["preempt_delay"]),
@@ -749,8 +765,12 @@ def host_plan(views, host):
             "members": members,
         })
     scripts = []
+    track_files = []
     for name in used:
         scr = scripts_all[name]
+        if scr.get("runner"):
+            track_files.append({"name": name, "weight": scr["weight"]})
+            continue
         scripts.append({
             "name": name,
             "command": script_command(scr, view.get("check_command") or "keepalived-check"),
@@ -767,6 +787,7 @@ def host_plan(views, host):
         "script_user": view.get("script_user"),
         "instances": instances,
         "scripts": scripts,
+        "track_files": track_files,
     }
 
 

@@ -312,3 +312,51 @@ def test_suboption_defaults_match_the_argument_spec():
     remediate = options["keepalived_scripts"]["options"]["remediate"]["options"]
     assert _spec_defaults(remediate) == _cluster.REMEDIATE_DEFAULTS
     assert set(options["keepalived_scripts"]["options"]["check"]["choices"]) == set(_cluster.CHECK_TYPES)
+
+
+# --- checks run by the resident runner (runner: true) ----------------------------------------
+
+RUNNER_BAD = [
+    ("runner with a raw script",
+     lambda h: scr(h).update(check=None, script="/bin/true", runner=True),
+     ["node1", "keepalived_scripts[0] (check_test).script", "runner: true", "set runner: false"]),
+    ("runner with remediation",
+     lambda h: scr(h).update(runner=True, timeout=8, remediate={"unit": "web.service"}),
+     ["keepalived_scripts[0] (check_test).remediate", "does not restart units"]),
+    ("runner with a user",
+     lambda h: scr(h).update(runner=True, user="nobody"),
+     ["(check_test).user", "healthcheck role's user"]),
+    ("runner not a bool",
+     lambda h: scr(h).update(runner="yes"),
+     ["(check_test).runner", "is 'yes', not true or false"]),
+    ("runner weight too small to move the VIP",
+     lambda h: scr(h).update(runner=True, weight=-10),
+     ["node1: instance WEB1: when check check_test (weight -10) fails", "set its weight to -21 or lower"]),
+]
+
+
+@pytest.mark.parametrize("change, expected", [b[1:] for b in RUNNER_BAD], ids=[b[0] for b in RUNNER_BAD])
+def test_runner_checks_are_refused_with_a_clear_message(change, expected):
+    views = on_all(seed_views(), change)
+    text = "\n".join(_cluster.preflight(views))
+    for words in expected:
+        assert words in text, "%r not in:\n%s" % (words, text)
+
+
+def test_runner_checks_become_track_files():
+    views = on_all(seed_views(), lambda h: scr(h).update(runner=True, weight=0, interval=0.05))
+    on_all(views, lambda h: h["scripts"].append({"name": "check_web", "check": "http", "weight": -30,
+                                                 "args": {"url": "http://127.0.0.1:8080/"}}))
+    on_all(views, lambda h: inst(h).update(track_scripts=["check_test", {"name": "check_web", "weight": -40}],
+                                           vrrp_version=3, advert_int=0.1, auth_pass=None))
+    assert _cluster.preflight(views) == []
+    plan = _cluster.host_plan(views, "node1")
+    assert plan["track_files"] == [{"name": "check_test", "weight": 0}]
+    assert [s["name"] for s in plan["scripts"]] == ["check_web"]
+    assert plan["instances"][0]["track_files"] == [{"name": "check_test", "weight": None}]
+    assert plan["instances"][0]["track_scripts"] == [{"name": "check_web", "weight": -40}]
+
+
+def test_classic_plan_has_no_track_files():
+    plan = _cluster.host_plan(seed_views(), "node1")
+    assert plan["track_files"] == [] and plan["instances"][0]["track_files"] == []
