@@ -1,0 +1,219 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Failover timings of running lab pairs, and the CPU cost of the checks. A script, not a test.
+
+    python3 benchmarks/failover.py timing --pair fast=fkm-fast-bookworm-node1,fkm-fast-bookworm-node2,192.168.163.100 \\
+        --pair classic=fk-demo-node1,fk-demo-node2,192.168.157.100 [--trials 10]
+    python3 benchmarks/failover.py cpu [--seconds 10]
+
+`timing` builds nothing: it uses containers that a Molecule scenario (`molecule converge -s fast`) or
+lab/demo.sh left running, node1 being the preferred master. Per trial it creates the down file on node1
+and measures until node2 holds the VIP (failover), then removes it and measures until node1 holds it
+again (failback). The moments come from `ip -o monitor address` inside each container, stamped there
+with the shared wall clock, so podman's own latency does not count.
+
+`cpu` runs on this machine, with loopback only: N file checks (N = 1, 5, 20) as the resident runner
+(its start-up left out), as keepalived would fork keepalived-check (the installed byte-compiled layout), and as shell
+one-liners, and reports CPU seconds per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+PROGRAM = TOP / "roles" / "healthcheck" / "files" / "keepalived_check.py"
+DOWN = "/etc/keepalived/down"
+
+# Runs inside a container: prints "ready", then "<time> add|del" for each change of the address.
+WATCHER = r"""
+import subprocess, sys, time
+vip = sys.argv[1]
+proc = subprocess.Popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True, bufsize=1)
+print("ready", flush=True)
+for line in proc.stdout:
+    now = time.time()
+    if (" " + vip + "/") in line:
+        print(repr(now), "del" if line.startswith("Deleted") else "add", flush=True)
+"""
+
+
+class Watcher:
+    def __init__(self, container, vip):
+        self.proc = subprocess.Popen(["podman", "exec", "-i", container, "python3", "-u", "-c", WATCHER, vip],
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.events = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            stamp, kind = line.split()
+            self.events.put((float(stamp), kind))
+
+    def wait(self, kind, after, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                stamp, seen = self.events.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if seen == kind and stamp >= after:
+                return stamp
+        raise TimeoutError(f"no VIP {kind} within {timeout}s")
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def stamp_in(container, code):
+    out = subprocess.run(["podman", "exec", container, "python3", "-c",
+                          f"import os, time; t = time.time(); {code}; print(repr(t))"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.split()[-1])
+
+
+def has_vip(container, vip):
+    out = subprocess.run(["podman", "exec", container, "ip", "-o", "addr", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return f" {vip}/" in out
+
+
+def timing(label, node1, node2, vip, trials):
+    stamp_in(node1, f"os.path.exists({DOWN!r}) and os.unlink({DOWN!r})")
+    end = time.monotonic() + 30
+    while not has_vip(node1, vip):
+        if time.monotonic() > end:
+            raise SystemExit(f"{label}: {node1} does not hold {vip}")
+        time.sleep(0.5)
+    watch1, watch2 = Watcher(node1, vip), Watcher(node2, vip)
+    over, back = [], []
+    try:
+        for trial in range(trials):
+            time.sleep(1.5)  # let the pair settle
+            start = stamp_in(node1, f"open({DOWN!r}, 'w').write('benchmark')")
+            over.append(watch2.wait("add", start) - start)
+            time.sleep(1.0)
+            start = stamp_in(node1, f"os.unlink({DOWN!r})")
+            back.append(watch1.wait("add", start) - start)
+            print(f"  {label} trial {trial + 1}: over {over[-1]:.3f} s, back {back[-1]:.3f} s", flush=True)
+    finally:
+        watch1.close()
+        watch2.close()
+    return over, back
+
+
+def process_cpu(pid):
+    """user+system CPU seconds of a running process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        fields = handle.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(start_fn, seconds):
+    """CPU seconds (user+system) per minute used by what start_fn starts, measured over `seconds`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    measured = start_fn(seconds)
+    if measured is not None:
+        return measured
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return used * 60 / seconds
+
+
+def cpu_table(seconds, counts=(1, 5, 20)):
+    work = Path(tempfile.mkdtemp(prefix="failover-bench-"))
+    lib = work / "lib"
+    lib.mkdir()
+    (lib / "keepalived_check.py").write_text(PROGRAM.read_text())
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(lib)], check=True)
+    launcher = [sys.executable, "-I", "-c", "import sys; sys.argv[0] = 'keepalived-check'; "
+                f"sys.path.insert(0, {str(lib)!r}); import keepalived_check; sys.exit(keepalived_check.main())"]
+    down = work / "down"
+
+    def runner(count, interval):
+        config = work / f"runner-{count}-{interval}.json"
+        config.write_text(json.dumps({"track_dir": str(work / "track"), "checks": [
+            {"name": f"c{index}", "argv": ["file", "--path", str(down)], "interval": interval, "timeout": 0.5}
+            for index in range(count)]}))
+
+        def run(secs):
+            """CPU per minute of the running runner, its start-up (once per boot) left out."""
+            proc = subprocess.Popen(launcher + ["runner", "--config", str(config)], stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            before = process_cpu(proc.pid)
+            time.sleep(secs)
+            used = process_cpu(proc.pid) - before
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            return used * 60 / secs
+        return run
+
+    def forked(count, argv):
+        def run(secs):
+            end = time.monotonic() + secs
+            tick = time.monotonic()
+            while tick < end:  # what keepalived does: every interval, one process per script
+                procs = [subprocess.Popen(argv) for _index in range(count)]
+                for proc in procs:
+                    proc.wait()
+                tick += 1.0
+                time.sleep(max(0.0, tick - time.monotonic()))
+        return run
+
+    rows = []
+    for count in counts:
+        rows.append((count,
+                     cpu_of(runner(count, 1.0), seconds),
+                     cpu_of(runner(count, 0.05), seconds),
+                     cpu_of(forked(count, launcher + ["file", "--path", str(down)]), seconds),
+                     cpu_of(forked(count, ["sh", "-c", f"[ ! -e {down} ]"]), seconds)))
+        print(f"  measured {count} check(s)", flush=True)
+    print("\nCPU seconds per minute (user+system), file checks:")
+    print("| checks | runner, 1 s interval | runner, 0.05 s interval | forked keepalived-check, 1 s | shell one-liner, 1 s |")
+    print("|---:|---:|---:|---:|---:|")
+    for count, run1, run005, fork1, shell1 in rows:
+        print(f"| {count} | {run1:.3f} | {run005:.3f} | {fork1:.3f} | {shell1:.3f} |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("timing", help="down-file failover and failback of running pairs")
+    p.add_argument("--pair", action="append", required=True, metavar="LABEL=NODE1,NODE2,VIP")
+    p.add_argument("--trials", type=int, default=10)
+    p = sub.add_parser("cpu", help="CPU per minute of 1, 5 and 20 checks")
+    p.add_argument("--seconds", type=float, default=10.0, help="measuring time per cell (default 10)")
+    args = parser.parse_args(argv)
+    if args.what == "cpu":
+        cpu_table(args.seconds)
+        return 0
+    results = []
+    for pair in args.pair:
+        label, rest = pair.split("=", 1)
+        node1, node2, vip = rest.split(",")
+        results.append((label,) + timing(label, node1, node2, vip, args.trials))
+    print("\n| profile | trials | failover median | failover worst | failback median | failback worst |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, over, back in results:
+        print(f"| {label} | {len(over)} | {statistics.median(over):.3f} s | {max(over):.3f} s | "
+              f"{statistics.median(back):.3f} s | {max(back):.3f} s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
