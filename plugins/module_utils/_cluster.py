@@ -671,6 +671,14 @@ def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):
     weights = _instance_weights(per_host[top], scripts_by_host.get(top, {}))
     backup_weights = [w for _script, w in _instance_weights(per_host[second], scripts_by_host.get(second, {}))]
     backup_eff = _effective(prios[second], backup_weights)
+    if per_host[top].get("nopreempt"):
+        for script, weight in weights:
+            if weight != 0:
+                errors.append("%s: instance %s has nopreempt, so no backup takes the VIP from a master whose priority "
+                              "merely drops: check %s (weight %d) can never move it. Fix: give the checks of a "
+                              "nopreempt instance weight 0, which puts the master into FAULT."
+                              % (", ".join(members), name, script, weight))
+        return
     for idx, (script, weight) in enumerate(weights):
         if weight == 0:
             continue

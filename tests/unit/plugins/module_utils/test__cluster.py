@@ -115,6 +115,9 @@ BAD = [
     ("nopreempt on a MASTER",
      lambda v: on_all(v, lambda h: inst(h).update(nopreempt=True, state="MASTER")),
      ["nopreempt", "state MASTER", "state: BACKUP"]),
+    ("negative weight on a nopreempt instance",
+     lambda v: on_all(v, lambda h: inst(h).update(nopreempt=True)),
+     ["instance WEB1 has nopreempt", "check_test (weight -30) can never move it", "weight 0"]),
     ("unicast peers contain the host itself",
      lambda v: on_all(v, lambda h: inst(h).update(unicast_peers=["10.0.0.18", "10.0.0.28"])),
      ["unicast_peers", "an address of this host itself"]),
@@ -196,7 +199,8 @@ GOOD = [
     ("weight 0 enters FAULT", lambda v: on_all(v, lambda h: scr(h).update(weight=0))),
     ("weight just enough", lambda v: on_all(v, lambda h: scr(h).update(weight=-21))),
     ("positive weight enough", lambda v: on_all(v, lambda h: scr(h).update(weight=21))),
-    ("nopreempt with state auto", lambda v: on_all(v, lambda h: inst(h).update(nopreempt=True))),
+    ("nopreempt with state auto and a FAULT check",
+     lambda v: on_all(v, lambda h: (inst(h).update(nopreempt=True), scr(h).update(weight=0)))),
     ("VRRPv3 sub-second without auth",
      lambda v: on_all(v, lambda h: inst(h).update(vrrp_version=3, advert_int=0.1, auth_pass=None))),
     ("plain string VIP", lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddresses=["10.0.0.100/24"]))),
@@ -234,7 +238,7 @@ def test_seed_plan_matches_the_seed_example():
 
 
 def test_nopreempt_renders_backup_everywhere():
-    views = on_all(seed_views(), lambda h: inst(h).update(nopreempt=True))
+    views = on_all(seed_views(), lambda h: (inst(h).update(nopreempt=True), scr(h).update(weight=0)))
     assert {_cluster.host_plan(views, h)["instances"][0]["state"] for h in views} == {"BACKUP"}
 
 
