@@ -43,6 +43,11 @@ def keepalived_plan(views, host):
     return _cluster.host_plan(views, host)
 
 
+def keepalived_runner_checks(scripts):
+    """The keepalived_scripts with runner: true, as keepalived-check runner reads them."""
+    return _cluster.runner_checks(_plain(scripts or []))
+
+
 def keepalived_status_table(results):
     """Lines of a table (host, instance, state, priority, VIPs held) from keepalived_status results by host."""
     return _report.render_table(_report.status_rows(_plain(results)))
@@ -76,6 +81,7 @@ class FilterModule:
             "keepalived_addresses": keepalived_addresses,
             "keepalived_preflight": keepalived_preflight,
             "keepalived_plan": keepalived_plan,
+            "keepalived_runner_checks": keepalived_runner_checks,
             "keepalived_status_table": keepalived_status_table,
             "keepalived_vip_problems": keepalived_vip_problems,
             "keepalived_vip_holders": keepalived_vip_holders,

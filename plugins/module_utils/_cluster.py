@@ -221,6 +221,26 @@ def check_args(args):
     return out
 
 
+def runner_checks(scripts):
+    """The checks of ``scripts`` with runner: true, as ``keepalived-check runner`` reads them."""
+    checks = []
+    for raw in scripts or []:
+        scr = with_defaults(raw, SCRIPT_DEFAULTS)
+        if not scr.get("runner"):
+            continue
+        interval = float(scr["interval"] or 1)
+        timeout = float(scr["timeout"]) if scr.get("timeout") else max(interval, 0.5)
+        checks.append({
+            "name": scr["name"],
+            "argv": [scr["check"]] + check_args(scr.get("args")),
+            "interval": interval,
+            "timeout": timeout,
+            "fall": int(scr["fall"] or 1),
+            "rise": int(scr["rise"] or 1),
+        })
+    return checks
+
+
 def script_command(script, check_command):
     """The command line keepalived runs for one normalised keepalived_scripts item."""
     if script.get("script"):

@@ -364,3 +364,21 @@ def test_runner_checks_become_track_files():
 def test_classic_plan_has_no_track_files():
     plan = _cluster.host_plan(seed_views(), "node1")
     assert plan["track_files"] == [] and plan["instances"][0]["track_files"] == []
+
+
+def test_runner_checks_use_the_vrrp_script_argument_rendering():
+    scripts = [
+        {"name": "check_down", "check": "file", "args": {"path": "/etc/keepalived/down"}, "runner": True,
+         "interval": 0.05, "weight": 0},
+        {"name": "check_web", "check": "http", "args": {"url": "http://127.0.0.1/", "expect_status": [200, 204],
+                                                       "insecure": True}, "runner": True, "timeout": 2, "fall": 2},
+        {"name": "classic", "check": "tcp", "args": {"port": 80}},
+    ]
+    assert _cluster.runner_checks(scripts) == [
+        {"name": "check_down", "argv": ["file", "--path", "/etc/keepalived/down"],
+         "interval": 0.05, "timeout": 0.5, "fall": 1, "rise": 1},
+        {"name": "check_web", "argv": ["http"] + _cluster.check_args(scripts[1]["args"]),
+         "interval": 1.0, "timeout": 2.0, "fall": 2, "rise": 1},
+    ]
+    assert scripts[1] and _cluster.check_args(scripts[1]["args"]) == [
+        "--expect-status", "200", "--expect-status", "204", "--insecure", "--url", "http://127.0.0.1/"]
