@@ -370,8 +370,9 @@ def test_runner_checks_use_the_vrrp_script_argument_rendering():
     scripts = [
         {"name": "check_down", "check": "file", "args": {"path": "/etc/keepalived/down"}, "runner": True,
          "interval": 0.05, "weight": 0},
-        {"name": "check_web", "check": "http", "args": {"url": "http://127.0.0.1/", "expect_status": [200, 204],
-                                                       "insecure": True}, "runner": True, "timeout": 2, "fall": 2},
+        {"name": "check_web", "check": "http",
+         "args": {"url": "http://127.0.0.1/", "expect_status": [200, 204], "insecure": True},
+         "runner": True, "timeout": 2, "fall": 2},
         {"name": "classic", "check": "tcp", "args": {"port": 80}},
     ]
     assert _cluster.runner_checks(scripts) == [
