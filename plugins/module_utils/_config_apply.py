@@ -35,6 +35,11 @@ import shutil
 import stat
 import tempfile
 
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_status import (
+    DumpError,
+    KeepalivedProbe,
+)
+
 MAIN_NAME = 'keepalived.conf'
 FILE_MODE = 0o644
 SECRET_MODE = 0o600
@@ -501,6 +506,7 @@ def run(module):
         'changed_files': [os.path.join(path, p) for p in plan.writes],
         'removed_files': [os.path.join(path, p) for p in plan.removals],
         'validated': False,
+        'deferred': False,
     }
     if not plan.writes and not plan.removals:
         return result
@@ -530,6 +536,13 @@ def run(module):
                 **result)
         result['validated'] = True
 
+    if params.get('defer_if_holding'):
+        held = vips_held(module, params)
+        if held is None or held:
+            result.update(changed=False, deferred=True, vips_held=held or [])
+            result.pop('diff', None)
+            return result
+
     if module.check_mode:
         return result
 
@@ -545,6 +558,25 @@ def run(module):
     except OSError as exc:
         module.fail_json(msg=scrub('applying the configuration failed: %s' % exc, secrets), **result)
     return result
+
+
+def vips_held(module, params):
+    """The VIPs this host holds now, from keepalived's own state; None if it cannot tell.
+
+    Only asked when a change is pending, so an unchanged run never signals
+    keepalived.
+    """
+    probe = KeepalivedProbe(
+        module.run_command,
+        keepalived_bin=module.get_bin_path(params['keepalived_bin']),
+        ip_bin=module.get_bin_path('ip') or 'ip',
+        pid_file=params.get('pid_file') or '/run/keepalived.pid',
+    )
+    try:
+        return probe.status()['vips_held']
+    except DumpError as exc:
+        module.warn('cannot tell whether this host holds a VIP (%s); treating it as a holder' % exc)
+        return None
 
 
 def _find_keepalived(module, name):

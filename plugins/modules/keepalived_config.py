@@ -88,6 +88,20 @@ options:
         directories, or as an absolute path.
     type: str
     default: keepalived
+  defer_if_holding:
+    description:
+      - When a change is pending and this host holds a VIP now (as keepalived's state dump says),
+        change nothing and return RV(deferred=true). A play calls the module twice: once for every
+        host, so the hosts that hold no VIP change first, and once more for the deferred ones.
+      - Where keepalived's state cannot be read, the host counts as a holder.
+      - Only read when something would change, so an unchanged run never signals keepalived.
+    type: bool
+    default: false
+  pid_file:
+    description:
+      - keepalived's PID file, for O(defer_if_holding).
+    type: path
+    default: /run/keepalived.pid
   owner:
     description:
       - Owner (name or uid) of the written files and of created directories.
@@ -191,6 +205,20 @@ removed_files:
   type: list
   elements: str
   sample: ['/etc/keepalived/conf.d/old_instance.conf']
+deferred:
+  description:
+    - V(true) when a change was pending but not made because the host holds a VIP and
+      O(defer_if_holding=true). The change and its diff come with the next call without it.
+  returned: always
+  type: bool
+  sample: true
+vips_held:
+  description:
+    - The VIPs the host held when the module decided to defer.
+  returned: when RV(deferred=true)
+  type: list
+  elements: str
+  sample: ['192.0.2.10/24']
 validated:
   description:
     - Whether C(keepalived -t) accepted the desired configuration during this run. V(false) when
@@ -226,6 +254,8 @@ def main():
             purge_patterns=dict(type='list', elements='str', default=list(DEFAULT_PURGE_PATTERNS)),
             validate=dict(type='bool', default=True),
             keepalived_bin=dict(type='str', default='keepalived'),
+            defer_if_holding=dict(type='bool', default=False),
+            pid_file=dict(type='path', default='/run/keepalived.pid'),
             owner=dict(type='str', default='root'),
             group=dict(type='str', default='root'),
         ),

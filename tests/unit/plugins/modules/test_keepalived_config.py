@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -390,3 +391,51 @@ def test_config_tracking_a_script_validates(run_module, config_dir):
     assert result.get('failed') is not True, result
     assert result['changed'] and result['validated']
     assert (config_dir / 'conf.d' / 'vi_1.conf').read_text() == tracked
+
+
+def test_defer_if_holding_applies_when_keepalived_is_not_running(run_module, config_dir, tmp_path):
+    args = module_args(config_dir, defer_if_holding=True, pid_file=str(tmp_path / 'no-such.pid'))
+    result, _output = run_module(args)
+    assert (result['changed'], result['deferred']) == (True, False)
+    assert (config_dir / 'conf.d' / 'vi_1.conf').read_text() == instance()
+
+
+def test_defer_if_holding_never_reads_state_without_a_change(run_module, config_dir, tmp_path):
+    run_module(module_args(config_dir))
+    # A PID file that would make any state reading fail: an unchanged run must not read it.
+    (tmp_path / 'bad.pid').write_text('%d\n' % os.getpid())
+    result, _output = run_module(module_args(config_dir, defer_if_holding=True, pid_file=str(tmp_path / 'bad.pid')))
+    assert (result['changed'], result['deferred']) == (False, False)
+    assert 'warnings' not in result
+
+
+def test_defer_if_holding_defers_when_state_cannot_be_read(run_module, config_dir, tmp_path):
+    """A keepalived that answers no dump request might hold a VIP: it waits for the second pass."""
+    run_module(module_args(config_dir))
+    before = snapshot(config_dir)
+    # A process named keepalived* that ignores every signal keepalived dumps on.
+    fake = tmp_path / 'keepalived-silent'
+    shutil.copy('/bin/sleep', str(fake))
+    numbers = []
+    for kind in ('JSON', 'DATA'):
+        out = subprocess.run([KEEPALIVED, '--signum=%s' % kind], capture_output=True, text=True, check=False).stdout
+        if out.strip().isdigit():
+            numbers.append(int(out))
+
+    def ignore():
+        for number in numbers:
+            signal.signal(number, signal.SIG_IGN)
+
+    proc = subprocess.Popen([str(fake), '60'], preexec_fn=ignore)
+    try:
+        (tmp_path / 'silent.pid').write_text('%d\n' % proc.pid)
+        args = module_args(config_dir, files={'vi_1.conf': instance(priority=150)}, defer_if_holding=True,
+                           pid_file=str(tmp_path / 'silent.pid'))
+        result, _output = run_module(args, diff=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (result['changed'], result['deferred'], result['vips_held']) == (False, True, [])
+    assert result['validated'] is True and 'diff' not in result
+    assert 'treating it as a holder' in json.dumps(result['warnings'])
+    assert snapshot(config_dir) == before

@@ -1,0 +1,176 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the keepalived_files module the way Ansible does, on real files in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='root-owned files need root')
+
+
+@pytest.fixture
+def run_module(tmp_path, module_env, repo_root):
+    """Return a function that runs the module with FILES and returns its result."""
+    module_path = os.path.join(repo_root, 'plugins', 'modules', 'keepalived_files.py')
+    counter = [0]
+
+    def run(files, check=False, diff=False):
+        counter[0] += 1
+        args_file = tmp_path / ('args-%d.json' % counter[0])
+        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
+            'files': files, '_ansible_check_mode': check, '_ansible_diff': diff}}))
+        proc = subprocess.run([sys.executable, module_path, str(args_file)], capture_output=True, text=True,
+                              env=module_env, cwd=str(tmp_path), timeout=60, check=False)
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            pytest.fail('module printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+        assert (proc.returncode != 0) == bool(result.get('failed')), proc.stderr
+        return result
+
+    return run
+
+
+def snapshot(top):
+    """{relative path: (kind, bytes or link target, mode, uid, mtime_ns)} of everything below TOP."""
+    found = {}
+    for root, dirs, names in os.walk(top):
+        for name in dirs + names:
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                data = os.readlink(full)
+            elif stat.S_ISREG(st.st_mode):
+                with open(full, 'rb') as handle:
+                    data = handle.read()
+            else:
+                data = None
+            found[os.path.relpath(full, top)] = (stat.S_IFMT(st.st_mode), data, stat.S_IMODE(st.st_mode),
+                                                 st.st_uid, st.st_mtime_ns)
+    return found
+
+
+def wanted(top, script='print("v1")\n'):
+    return [
+        {'path': str(top / 'lib'), 'state': 'directory'},
+        {'path': str(top / 'lib' / 'check.py'), 'content': script},
+        {'path': str(top / 'bin-check'), 'content': '#!/bin/sh\nexec true\n', 'mode': '0755'},
+        {'path': str(top / 'secret.cnf'), 'content': 'password=hunter2\n', 'mode': '0600', 'owner': 'nobody'},
+        {'path': str(top / 'old.service'), 'state': 'absent'},
+        {'path': str(top / 'wants-old.service'), 'state': 'absent'},
+    ]
+
+
+def test_first_run_then_unchanged(run_module, tmp_path):
+    top = tmp_path / 'root'
+    top.mkdir()
+    (top / 'old.service').write_text('[Unit]\n')
+    os.symlink(str(top / 'old.service'), str(top / 'wants-old.service'))
+    result = run_module(wanted(top), diff=True)
+    assert result['changed'] is True
+    assert result['changed_paths'] == [str(top / p) for p in (
+        'lib', 'lib/check.py', 'bin-check', 'secret.cnf', 'old.service', 'wants-old.service')]
+    assert result['removed_paths'] == [str(top / 'old.service'), str(top / 'wants-old.service')]
+    assert 'hunter2' not in json.dumps(result['diff'])
+    now = snapshot(top)
+    assert sorted(now) == ['bin-check', 'lib', 'lib/check.py', 'secret.cnf']
+    assert now['lib'][2] == 0o755 and now['bin-check'][2] == 0o755 and now['lib/check.py'][2] == 0o644
+    assert now['secret.cnf'][1:4] == (b'password=hunter2\n', 0o600, 65534)
+    again = run_module(wanted(top), diff=True)
+    assert (again['changed'], again['changed_paths'], again['removed_paths']) == (False, [], [])
+    assert 'diff' not in again
+    assert snapshot(top) == now
+
+
+def test_mode_and_owner_fixed_in_place(run_module, tmp_path):
+    top = tmp_path / 'root'
+    top.mkdir()
+    run_module(wanted(top))
+    os.chmod(str(top / 'lib' / 'check.py'), 0o666)
+    os.chown(str(top / 'bin-check'), 65534, 0)
+    inode = os.stat(str(top / 'lib' / 'check.py')).st_ino
+    result = run_module(wanted(top))
+    assert result['changed_paths'] == [str(top / 'lib' / 'check.py'), str(top / 'bin-check')]
+    st = os.stat(str(top / 'lib' / 'check.py'))
+    assert (stat.S_IMODE(st.st_mode), st.st_ino) == (0o644, inode)
+    assert os.stat(str(top / 'bin-check')).st_uid == 0
+
+
+def test_link_replaced_by_file_not_followed(run_module, tmp_path):
+    top = tmp_path / 'root'
+    (top / 'lib').mkdir(parents=True)
+    target = tmp_path / 'elsewhere'
+    target.write_text('keep me\n')
+    os.symlink(str(target), str(top / 'lib' / 'check.py'))
+    run_module(wanted(top))
+    assert not os.path.islink(str(top / 'lib' / 'check.py'))
+    assert target.read_text() == 'keep me\n'
+
+
+@pytest.mark.parametrize('prepare', ['empty', 'applied'])
+def test_check_mode_touches_nothing(run_module, tmp_path, prepare):
+    top = tmp_path / 'root'
+    top.mkdir()
+    if prepare == 'applied':
+        run_module(wanted(top))
+    (top / 'old.service').write_text('[Unit]\n')
+    before = snapshot(top)
+    result = run_module(wanted(top, script='print("v2")\n'), check=True, diff=True)
+    assert result['changed'] is True
+    assert str(top / 'lib' / 'check.py') in result['changed_paths']
+    assert result['removed_paths'] == [str(top / 'old.service')]
+    by_path = dict((d['after_header'].split(' ')[0], d) for d in result['diff'])
+    assert by_path[str(top / 'lib' / 'check.py')]['after'] == 'print("v2")\n'
+    assert snapshot(top) == before
+
+
+def test_rejected_validation_changes_nothing(run_module, tmp_path):
+    top = tmp_path / 'root'
+    top.mkdir()
+    run_module(wanted(top))
+    before = snapshot(top)
+    files = wanted(top, script='print("v2")\n') + [
+        {'path': str(top / 'rule'), 'content': 'not ok\n', 'validate': 'grep -qx ok %s'}]
+    result = run_module(files)
+    assert result['failed'] is True
+    assert 'rule: validation (grep -qx ok %s) failed; nothing was changed' in result['msg']
+    assert snapshot(top) == before
+    files[-1]['content'] = 'ok\n'
+    result = run_module(files)
+    assert result['changed'] is True and (top / 'rule').read_text() == 'ok\n'
+    assert (top / 'lib' / 'check.py').read_text() == 'print("v2")\n'
+
+
+def test_validation_command_missing(run_module, tmp_path):
+    top = tmp_path / 'root'
+    top.mkdir()
+    files = [{'path': str(top / 'rule'), 'content': 'x\n', 'validate': 'no-such-validator-here -c %s'}]
+    result = run_module(files, check=True)
+    assert result['changed'] is True
+    assert 'not validated in check mode: no-such-validator-here is not installed' in json.dumps(result['warnings'])
+    result = run_module(files)
+    assert result['failed'] is True and not (top / 'rule').exists()
+
+
+@pytest.mark.parametrize('files, message', [
+    ([{'path': 'rel', 'content': 'x'}], 'must be absolute'),
+    ([{'path': '/tmp/x', 'content': 'x', 'owner': 'no-such-user-here'}], "owner 'no-such-user-here' does not exist"),
+])
+def test_bad_input_fails_cleanly(run_module, files, message):
+    result = run_module(files)
+    assert result['failed'] is True and message in result['msg']
+
+
+def test_never_removes_a_directory(run_module, tmp_path):
+    (tmp_path / 'd').mkdir()
+    result = run_module([{'path': str(tmp_path / 'd'), 'state': 'absent'}])
+    assert result['failed'] is True and 'removes files and links only' in result['msg']
+    assert (tmp_path / 'd').is_dir()
