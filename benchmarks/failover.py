@@ -16,6 +16,8 @@ with the shared wall clock, so podman's own latency does not count.
 `cpu` runs on this machine, with loopback only: N file checks (N = 1, 5, 20) as the resident runner
 (its start-up left out), as keepalived would fork keepalived-check (the installed byte-compiled layout), and as shell
 one-liners, and reports CPU seconds per minute.
+
+benchmarks/lab.py (run by benchmarks/run.sh) builds its own pairs and uses `moves` and `cpu_table` from here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -37,12 +40,29 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parents[1]
 PROGRAM = TOP / "roles" / "healthcheck" / "files" / "keepalived_check.py"
 DOWN = "/etc/keepalived/down"
+# The podman command line; benchmarks/lab.py sets the lab's global options (lab/common.sh).
+PODMAN = ["podman"]
 
-# Runs inside a container: prints "ready", then "<time> add|del" for each change of the address.
+# Faults for `moves`: Python run inside node1 right after the moment it is stamped at.
+DOWN_FILE = (f"open({DOWN!r}, 'w').write('benchmark')", f"os.unlink({DOWN!r})")
+
+
+def unit_fault(unit):
+    """Stop UNIT (the fault) and start it again (the heal), with systemctl inside node1."""
+    return (f"subprocess.run(['systemctl', 'stop', {unit!r}], check=True)",
+            f"subprocess.run(['systemctl', 'start', {unit!r}], check=True)")
+
+# Runs inside a container: prints "ready", then "<time> add|del" for each change of the address;
+# ends (with its `ip monitor`) when its stdin is closed.
 WATCHER = r"""
-import subprocess, sys, time
+import os, subprocess, sys, threading, time
 vip = sys.argv[1]
 proc = subprocess.Popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True, bufsize=1)
+def end():
+    sys.stdin.read()
+    proc.kill()
+    os._exit(0)
+threading.Thread(target=end, daemon=True).start()
 print("ready", flush=True)
 for line in proc.stdout:
     now = time.time()
@@ -53,16 +73,22 @@ for line in proc.stdout:
 
 class Watcher:
     def __init__(self, container, vip):
-        self.proc = subprocess.Popen(["podman", "exec", "-i", container, "python3", "-u", "-c", WATCHER, vip],
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        assert self.proc.stdout.readline().strip() == "ready"
+        self.proc = subprocess.Popen(PODMAN + ["exec", "-i", container, "python3", "-u", "-c", WATCHER, vip],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        first = self.proc.stdout.readline().strip()
+        if first != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"cannot watch the addresses in {container}: {first!r}")
         self.events = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
-            stamp, kind = line.split()
-            self.events.put((float(stamp), kind))
+            try:
+                stamp, kind = line.split()
+                self.events.put((float(stamp), kind))
+            except ValueError:
+                continue  # not an event (a line cut short when the watcher ends)
 
     def wait(self, kind, after, timeout=30):
         end = time.monotonic() + timeout
@@ -76,45 +102,67 @@ class Watcher:
         raise TimeoutError(f"no VIP {kind} within {timeout}s")
 
     def close(self):
-        self.proc.kill()
-        self.proc.wait()
+        try:
+            self.proc.stdin.close()  # the watcher inside ends
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
 def stamp_in(container, code):
-    out = subprocess.run(["podman", "exec", container, "python3", "-c",
-                          f"import os, time; t = time.time(); {code}; print(repr(t))"],
+    """Run Python `code` inside the container; returns the wall-clock time taken there just before it."""
+    out = subprocess.run(PODMAN + ["exec", container, "python3", "-c",
+                                   f"import os, subprocess, time; t = time.time(); {code}; print(repr(t))"],
                          capture_output=True, text=True, check=True).stdout
     return float(out.split()[-1])
 
 
 def has_vip(container, vip):
-    out = subprocess.run(["podman", "exec", container, "ip", "-o", "addr", "show"], capture_output=True, text=True,
+    out = subprocess.run(PODMAN + ["exec", container, "ip", "-o", "addr", "show"], capture_output=True, text=True,
                          check=True).stdout
     return f" {vip}/" in out
 
 
-def timing(label, node1, node2, vip, trials):
-    stamp_in(node1, f"os.path.exists({DOWN!r}) and os.unlink({DOWN!r})")
-    end = time.monotonic() + 30
-    while not has_vip(node1, vip):
-        if time.monotonic() > end:
-            raise SystemExit(f"{label}: {node1} does not hold {vip}")
+def wait_holder(node1, node2, vip, timeout=60):
+    """Wait until node1 alone holds the VIP; False when it does not within `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if has_vip(node1, vip) and not has_vip(node2, vip):
+            return True
         time.sleep(0.5)
+    return False
+
+
+def moves(label, node1, node2, vip, trials, fault, heal, settle=1.5, timeout=30):
+    """Per trial: `fault` on node1 until node2 adds the VIP (over), then `heal` until node1 adds it (back).
+
+    fault and heal are Python run inside node1 (see DOWN_FILE, unit_fault); both times are measured from
+    the moment stamped there just before the code runs, to the address event stamped inside the other node.
+    """
+    if not wait_holder(node1, node2, vip):
+        raise RuntimeError(f"{label}: {node1} does not hold {vip} alone")
     watch1, watch2 = Watcher(node1, vip), Watcher(node2, vip)
     over, back = [], []
     try:
         for trial in range(trials):
-            time.sleep(1.5)  # let the pair settle
-            start = stamp_in(node1, f"open({DOWN!r}, 'w').write('benchmark')")
-            over.append(watch2.wait("add", start) - start)
+            time.sleep(settle)  # let the pair settle
+            start = stamp_in(node1, fault)
+            over.append(watch2.wait("add", start, timeout) - start)
             time.sleep(1.0)
-            start = stamp_in(node1, f"os.unlink({DOWN!r})")
-            back.append(watch1.wait("add", start) - start)
+            start = stamp_in(node1, heal)
+            back.append(watch1.wait("add", start, timeout) - start)
             print(f"  {label} trial {trial + 1}: over {over[-1]:.3f} s, back {back[-1]:.3f} s", flush=True)
     finally:
         watch1.close()
         watch2.close()
     return over, back
+
+
+def timing(label, node1, node2, vip, trials):
+    """Down-file failover and failback of a running pair (node1 the preferred master)."""
+    stamp_in(node1, f"os.path.exists({DOWN!r}) and os.unlink({DOWN!r})")
+    return moves(label, node1, node2, vip, trials, *DOWN_FILE)
 
 
 def process_cpu(pid):
@@ -135,7 +183,9 @@ def cpu_of(start_fn, seconds):
     return used * 60 / seconds
 
 
-def cpu_table(seconds, counts=(1, 5, 20)):
+def cpu_table(seconds, counts=(1, 5, 20), show=True):
+    """Measure and (with show) print the CPU table; returns its rows:
+    (checks, runner 1 s, runner 0.05 s, forked keepalived-check 1 s, shell one-liner 1 s), CPU seconds per minute."""
     work = Path(tempfile.mkdtemp(prefix="failover-bench-"))
     lib = work / "lib"
     lib.mkdir()
@@ -183,11 +233,14 @@ def cpu_table(seconds, counts=(1, 5, 20)):
                      cpu_of(forked(count, launcher + ["file", "--path", str(down)]), seconds),
                      cpu_of(forked(count, ["sh", "-c", f"[ ! -e {down} ]"]), seconds)))
         print(f"  measured {count} check(s)", flush=True)
-    print("\nCPU seconds per minute (user+system), file checks:")
-    print("| checks | runner, 1 s interval | runner, 0.05 s interval | forked keepalived-check, 1 s | shell one-liner, 1 s |")
-    print("|---:|---:|---:|---:|---:|")
-    for count, run1, run005, fork1, shell1 in rows:
-        print(f"| {count} | {run1:.3f} | {run005:.3f} | {fork1:.3f} | {shell1:.3f} |")
+    shutil.rmtree(work, ignore_errors=True)
+    if show:
+        print("\nCPU seconds per minute (user+system), file checks:")
+        print("| checks | runner, 1 s interval | runner, 0.05 s interval | forked keepalived-check, 1 s | shell one-liner, 1 s |")
+        print("|---:|---:|---:|---:|---:|")
+        for count, run1, run005, fork1, shell1 in rows:
+            print(f"| {count} | {run1:.3f} | {run005:.3f} | {fork1:.3f} | {shell1:.3f} |")
+    return rows
 
 
 def main(argv=None):

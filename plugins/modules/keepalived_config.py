@@ -91,7 +91,7 @@ options:
   defer_if_holding:
     description:
       - When a change is pending and this host holds a VIP now (as keepalived's state dump says),
-        change nothing and return RV(deferred=true). A play calls the module twice: once for every
+        change nothing and return RV(deferred=true). A play calls the module twice, once for every
         host, so the hosts that hold no VIP change first, and once more for the deferred ones.
       - Where keepalived's state cannot be read, the host counts as a holder.
       - Only read when something would change, so an unchanged run never signals keepalived.
