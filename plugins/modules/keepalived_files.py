@@ -73,9 +73,17 @@ options:
         type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details:
+      - Validation commands run in check mode as well, on a private copy.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
 notes:
   - Symbolic links are not followed; a link where a file is wanted is replaced by the file.
 """
