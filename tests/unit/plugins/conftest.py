@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -76,3 +78,31 @@ def module_env():
     if inherited:
         paths.append(inherited)
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+
+
+@pytest.fixture
+def module_runner(tmp_path, module_env, repo_root):
+    """Return run(NAME, ARGS, check=False, diff=False) -> (result, raw output).
+
+    It runs plugins/modules/NAME.py in a subprocess, the way Ansible does,
+    with ARGS plus the check and diff flags in a JSON arguments file.
+    """
+    counter = [0]
+
+    def run(name, args, check=False, diff=False):
+        counter[0] += 1
+        args_file = tmp_path / ('args-%d.json' % counter[0])
+        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': dict(
+            args, _ansible_check_mode=check, _ansible_diff=diff)}))
+        proc = subprocess.run(
+            [sys.executable, os.path.join(repo_root, 'plugins', 'modules', name + '.py'), str(args_file)],
+            capture_output=True, text=True, env=module_env, cwd=str(tmp_path), timeout=60, check=False,
+        )
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            pytest.fail('module printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+        assert (proc.returncode != 0) == bool(result.get('failed')), proc.stderr
+        return result, proc.stdout + proc.stderr
+
+    return run

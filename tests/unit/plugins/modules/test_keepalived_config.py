@@ -18,7 +18,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 
 import pytest
 
@@ -97,29 +96,9 @@ def config_dir(tmp_path):
 
 
 @pytest.fixture
-def run_module(tmp_path, module_env, repo_root):
-    """Return a function that runs the module with ARGS and returns (result, raw stdout)."""
-    module_path = os.path.join(repo_root, 'plugins', 'modules', 'keepalived_config.py')
-    counter = [0]
-
-    def run(args, check=False, diff=False):
-        counter[0] += 1
-        full = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-        args_file = tmp_path / ('args-%d.json' % counter[0])
-        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': full}))
-        proc = subprocess.run(
-            [sys.executable, module_path, str(args_file)],
-            capture_output=True, text=True, env=module_env, cwd=str(tmp_path), timeout=60, check=False,
-        )
-        try:
-            result = json.loads(proc.stdout)
-        except ValueError:
-            pytest.fail('module printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
-        if not result.get('failed'):
-            assert proc.returncode == 0, proc.stderr
-        return result, proc.stdout + proc.stderr
-
-    return run
+def run_module(module_runner):
+    """Return a function that runs the module with ARGS and returns (result, raw output)."""
+    return lambda args, check=False, diff=False: module_runner('keepalived_config', args, check, diff)
 
 
 def snapshot(directory):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
@@ -17,26 +15,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='root-owned files need
 
 
 @pytest.fixture
-def run_module(tmp_path, module_env, repo_root):
+def run_module(module_runner):
     """Return a function that runs the module with FILES and returns its result."""
-    module_path = os.path.join(repo_root, 'plugins', 'modules', 'keepalived_files.py')
-    counter = [0]
-
-    def run(files, check=False, diff=False):
-        counter[0] += 1
-        args_file = tmp_path / ('args-%d.json' % counter[0])
-        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
-            'files': files, '_ansible_check_mode': check, '_ansible_diff': diff}}))
-        proc = subprocess.run([sys.executable, module_path, str(args_file)], capture_output=True, text=True,
-                              env=module_env, cwd=str(tmp_path), timeout=60, check=False)
-        try:
-            result = json.loads(proc.stdout)
-        except ValueError:
-            pytest.fail('module printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
-        assert (proc.returncode != 0) == bool(result.get('failed')), proc.stderr
-        return result
-
-    return run
+    return lambda files, check=False, diff=False: module_runner('keepalived_files', {'files': files}, check, diff)[0]
 
 
 def snapshot(top):
