@@ -52,6 +52,7 @@ def unit_fault(unit):
     return (f"subprocess.run(['systemctl', 'stop', {unit!r}], check=True)",
             f"subprocess.run(['systemctl', 'start', {unit!r}], check=True)")
 
+
 # Runs inside a container: prints "ready", then "<time> add|del" for each change of the address;
 # ends (with its `ip monitor`) when its stdin is closed.
 WATCHER = r"""
