@@ -1,0 +1,53 @@
+"""The benchmark command runs end to end on a small lab and writes every figure it promises.
+
+Not a timed test: the figures are only checked for being there and being
+measurements (positive, the fast profile faster than the classic one), so a
+broken benchmark fails CI while a slow machine does not. `FK_BENCHMARK=0`
+skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TOP = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.molecule,
+    pytest.mark.skipif(os.environ.get("FK_BENCHMARK") == "0", reason="FK_BENCHMARK=0"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the benchmark runs containers as root"),
+]
+
+
+def test_benchmark_small_run(tmp_path):
+    proc = subprocess.run(
+        ["bash", "benchmarks/run.sh", "--sizes", "2", "--trials", "2", "--cpu-seconds", "2", "--out", str(tmp_path)],
+        cwd=TOP, capture_output=True, text=True, timeout=1200, check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    print(output[output.find("| part"):])
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert {"machine", "options", "converge", "failover", "cpu"} <= set(results)
+    assert results["machine"]["cores"] >= 1
+    (converge,) = results["converge"]
+    assert converge["nodes"] == 2 and converge["first_s"] > 0 and converge["rerun_s"] > 0
+    for profile in ("classic", "fast"):
+        faults = results["failover"][profile]["faults"]
+        assert sorted(faults) == ["down file", "web stopped"]
+        for fault in faults.values():
+            for figure in (fault["failover"], fault["failback"]):
+                assert len(figure["trials_s"]) == 2 and figure["best_s"] > 0, figure
+    assert (results["failover"]["fast"]["faults"]["down file"]["failover"]["worst_s"]
+            < results["failover"]["classic"]["faults"]["down file"]["failover"]["best_s"])
+    assert sorted({row["checks"] for row in results["cpu"]}) == [1, 5, 20]
+    assert "| part" in (tmp_path / "latest.md").read_text()
+    # The benchmark leaves no container of its own behind.
+    left = subprocess.run(["podman", "--runtime=runc", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^fkb-"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert left == []
