@@ -72,43 +72,94 @@ for line in proc.stdout:
 """
 
 
-class Watcher:
-    def __init__(self, container, vip):
-        self.proc = subprocess.Popen(PODMAN + ["exec", "-i", container, "python3", "-u", "-c", WATCHER, vip],
+class Follower:
+    """A script run with `podman exec -i` inside a container: it prints "ready", then "<time> <value>"
+    lines, and ends when its stdin is closed. `wait` finds the first value seen at or after a moment."""
+
+    what = "events"
+
+    def __init__(self, container, script, *args):
+        self.proc = subprocess.Popen(PODMAN + ["exec", "-i", container, "python3", "-u", "-c", script, *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         first = self.proc.stdout.readline().strip()
         if first != "ready":
             self.proc.kill()
-            raise RuntimeError(f"cannot watch the addresses in {container}: {first!r}")
+            raise RuntimeError(f"cannot follow the {self.what} of {container}: {first!r}")
         self.events = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
             try:
-                stamp, kind = line.split()
-                self.events.put((float(stamp), kind))
+                stamp, value = line.split()
+                self.events.put((float(stamp), value))
             except ValueError:
-                continue  # not an event (a line cut short when the watcher ends)
+                continue  # not an event (a line cut short when the script ends)
 
-    def wait(self, kind, after, timeout=30):
+    def wait(self, value, after, timeout=30):
+        """The time VALUE was first seen at or after AFTER (epoch seconds)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
                 stamp, seen = self.events.get(timeout=max(0.01, end - time.monotonic()))
             except queue.Empty:
                 break
-            if seen == kind and stamp >= after:
+            if seen == value and stamp >= after:
                 return stamp
-        raise TimeoutError(f"no VIP {kind} within {timeout}s")
+        raise TimeoutError(f"{self.what}: no {value} within {timeout}s")
 
     def close(self):
         try:
-            self.proc.stdin.close()  # the watcher inside ends
+            self.proc.stdin.close()  # the script inside ends
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
+
+
+# Runs inside a third container: asks URL every 10 ms (a new connection each time, so the client's
+# neighbour entry for the VIP decides where it goes) and prints "ready", then "<time> <answer>" each time
+# the answer changes: the answering server's host name, or "-" for no answer within 0.2 s. The time is
+# taken when the answer (or the failure) arrives. Ends when its stdin is closed.
+CLIENT = r"""
+import os, sys, threading, time, urllib.request
+url = sys.argv[1]
+def end():
+    sys.stdin.read()
+    os._exit(0)
+threading.Thread(target=end, daemon=True).start()
+print("ready", flush=True)
+last = None
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=0.2) as answer:
+            who = answer.read().decode("utf-8", "replace").strip() or "?"
+    except OSError:
+        who = "-"
+    now = time.time()
+    if who != last:
+        print(repr(now), who, flush=True)
+        last = who
+    time.sleep(0.01)
+"""
+
+
+class Client(Follower):
+    """A client in a third container that keeps asking the VIP; its values are the answering host names."""
+
+    what = "answers"
+
+    def __init__(self, container, url):
+        super().__init__(container, CLIENT, url)
+
+
+class Watcher(Follower):
+    """The VIP's address events inside one container: values "add" and "del"."""
+
+    what = "VIP address events"
+
+    def __init__(self, container, vip):
+        super().__init__(container, WATCHER, vip)
 
 
 def stamp_in(container, code):
@@ -135,35 +186,46 @@ def wait_holder(node1, node2, vip, timeout=60):
     return False
 
 
-def moves(label, node1, node2, vip, trials, fault, heal, settle=1.5, timeout=30):
+def moves(label, node1, node2, vip, trials, fault, heal, settle=1.5, timeout=30, client=None):
     """Per trial: `fault` on node1 until node2 adds the VIP (over), then `heal` until node1 adds it (back).
 
     fault and heal are Python run inside node1 (see DOWN_FILE, unit_fault); both times are measured from
     the moment stamped there just before the code runs, to the address event stamped inside the other node.
+    With `client` (a Client asking the VIP, and the host names of node1 and node2 as the answers to expect:
+    (Client, name1, name2)), also until the client's first answer from node2 (served_over) and from node1
+    again (served_back). Returns {"over": [...], "back": [...], "served_over": [...], "served_back": [...]}.
     """
     if not wait_holder(node1, node2, vip):
         raise RuntimeError(f"{label}: {node1} does not hold {vip} alone")
     watch1, watch2 = Watcher(node1, vip), Watcher(node2, vip)
-    over, back = [], []
+    times = {"over": [], "back": [], "served_over": [], "served_back": []}
     try:
         for trial in range(trials):
             time.sleep(settle)  # let the pair settle
             start = stamp_in(node1, fault)
-            over.append(watch2.wait("add", start, timeout) - start)
+            times["over"].append(watch2.wait("add", start, timeout) - start)
+            if client:
+                times["served_over"].append(client[0].wait(client[2], start, timeout) - start)
             time.sleep(1.0)
             start = stamp_in(node1, heal)
-            back.append(watch1.wait("add", start, timeout) - start)
-            print(f"  {label} trial {trial + 1}: over {over[-1]:.3f} s, back {back[-1]:.3f} s", flush=True)
+            times["back"].append(watch1.wait("add", start, timeout) - start)
+            if client:
+                times["served_back"].append(client[0].wait(client[1], start, timeout) - start)
+            served = (f"; answered by node2 after {times['served_over'][-1]:.3f} s, by node1 again after "
+                      f"{times['served_back'][-1]:.3f} s" if client else "")
+            print(f"  {label} trial {trial + 1}: over {times['over'][-1]:.3f} s, back {times['back'][-1]:.3f} s"
+                  f"{served}", flush=True)
     finally:
         watch1.close()
         watch2.close()
-    return over, back
+    return times
 
 
 def timing(label, node1, node2, vip, trials):
     """Down-file failover and failback of a running pair (node1 the preferred master)."""
     stamp_in(node1, f"os.path.exists({DOWN!r}) and os.unlink({DOWN!r})")
-    return moves(label, node1, node2, vip, trials, *DOWN_FILE)
+    times = moves(label, node1, node2, vip, trials, *DOWN_FILE)
+    return times["over"], times["back"]
 
 
 def process_cpu(pid):

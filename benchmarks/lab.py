@@ -59,9 +59,9 @@ NETWORKS = {
     "fast": ("fkb-fast", "192.168.172"),
 }
 WEB_UNIT = """[Unit]
-Description=Web server watched by check_web (benchmark)
+Description=Web server watched by check_web and asked through the VIP by the client (benchmark)
 [Service]
-ExecStart=/usr/bin/python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/bench
+ExecStart=/usr/bin/python3 -m http.server 8080 --directory /srv/bench
 Restart=no
 [Install]
 WantedBy=multi-user.target
@@ -353,14 +353,27 @@ def bench_failover(lab, env, trials, results):
         log(f"failover {profile}: converged in {seconds:.1f} s")
         figures = {"converge_s": round(seconds, 2), "instances": group["keepalived_instances"],
                    "scripts": group["keepalived_scripts"], "faults": {}}
-        for label, (fault, heal), healed in FAULTS:
-            over, back = failover.moves(f"{profile} {label}", nodes[0][1], nodes[1][1], vip, trials, fault, heal)
-            figures["faults"][label] = {"healed_by": healed, "failover": summary(over), "failback": summary(back)}
-            log(f"failover {profile} {label}: over median {statistics.median(over):.3f} s worst {max(over):.3f} s, "
-                f"back median {statistics.median(back):.3f} s worst {max(back):.3f} s")
+        # A third container on the same network asks the VIP who answers, every 10 ms.
+        client_node = ("client", f"fkb-{profile}-client", f"{NETWORKS[profile][1]}.21")
+        lab.start(profile, [client_node])
+        client = failover.Client(client_node[1], f"http://{vip}:8080/")
+        try:
+            for label, (fault, heal), healed in FAULTS:
+                times = failover.moves(f"{profile} {label}", nodes[0][1], nodes[1][1], vip, trials, fault, heal,
+                                       client=(client, nodes[0][0], nodes[1][0]))
+                figures["faults"][label] = {
+                    "healed_by": healed, "failover": summary(times["over"]), "failback": summary(times["back"]),
+                    "served_failover": summary(times["served_over"]),
+                    "served_failback": summary(times["served_back"])}
+                log(f"failover {profile} {label}: over median {statistics.median(times['over']):.3f} s, "
+                    f"answered by node2 {statistics.median(times['served_over']):.3f} s; back median "
+                    f"{statistics.median(times['back']):.3f} s, answered by node1 "
+                    f"{statistics.median(times['served_back']):.3f} s")
+        finally:
+            client.close()
         results[profile] = figures
         if not lab.keep:
-            lab.remove([container for _h, container, _a in nodes])
+            lab.remove([container for _h, container, _a in nodes + [client_node]])
 
 
 def bench_cpu(seconds, results):
@@ -427,9 +440,11 @@ def rows(results):
             continue
         for label, data in figures["faults"].items():
             for key, text in zip(("failover", "failback"), names[label]):
-                got = data[key]
-                table.append((f"{key} {profile}", text, f"{got['median_s']:.3f} s", f"{got['worst_s']:.3f} s",
-                              str(len(got["trials_s"]))))
+                for measured, what in ((key, text), ("served_" + key, "  ... answered from there (third container)")):
+                    got = data.get(measured)
+                    if got:
+                        table.append((f"{key} {profile}", what, f"{got['median_s']:.3f} s",
+                                      f"{got['worst_s']:.3f} s", str(len(got["trials_s"]))))
     labels = (("runner_1s", "runner, every 1 s"), ("runner_0.05s", "runner, every 0.05 s"),
               ("forked_1s", "forked keepalived-check, every 1 s"), ("shell_1s", "shell one-liner, every 1 s"))
     for item in results.get("cpu", []):

@@ -41,8 +41,12 @@ def test_benchmark_small_run(tmp_path):
         faults = results["failover"][profile]["faults"]
         assert sorted(faults) == ["down file", "web stopped"]
         for fault in faults.values():
-            for figure in (fault["failover"], fault["failback"]):
+            for figure in (fault["failover"], fault["failback"], fault["served_failover"], fault["served_failback"]):
                 assert len(figure["trials_s"]) == 2 and figure["best_s"] > 0, figure
+            # In every trial the client is answered by the new holder only after it took the VIP.
+            for key in ("failover", "failback"):
+                assert all(served >= held for served, held in
+                           zip(fault["served_" + key]["trials_s"], fault[key]["trials_s"])), fault
     assert (results["failover"]["fast"]["faults"]["down file"]["failover"]["worst_s"]
             < results["failover"]["classic"]["faults"]["down file"]["failover"]["best_s"])
     assert sorted({row["checks"] for row in results["cpu"]}) == [1, 5, 20]
