@@ -134,7 +134,7 @@ while True:
     try:
         with urllib.request.urlopen(url, timeout=0.2) as answer:
             who = answer.read().decode("utf-8", "replace").strip() or "?"
-    except OSError:
+    except Exception:  # refused, reset, timed out, cut short (IncompleteRead): no answer
         who = "-"
     now = time.time()
     if who != last:
