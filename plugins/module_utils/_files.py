@@ -35,6 +35,8 @@ from ansible_collections.failover.keepalived.plugins.module_utils._config_apply 
 
 STATES = ('file', 'directory', 'absent')
 DEFAULT_MODES = {'file': 0o644, 'directory': 0o755}
+# What a diff shows instead of a private file's content.
+PRIVATE = '(private content)\n'
 
 # One wanted entry. content is bytes for a file, None otherwise; uid/gid are
 # numbers (None: leave as is); mode is the permission bits (None for absent).
@@ -178,30 +180,26 @@ def build_diffs(actions, found):
     diffs = []
     for action in actions:
         entry, have = action.entry, found[action.entry.path]
+        # Private on either side: neither side's content shows.
+        private = ((entry.mode is not None and entry.mode & 0o077 == 0)
+                   or (have.kind == 'file' and have.mode & 0o077 == 0))
         if have.kind == 'absent':
             before_header, before = entry.path + ' (absent)', ''
         elif have.kind != 'file':
             before_header, before = entry.path + ' (%s)' % have.kind, ''
         else:
             before_header = _header(entry.path, have.mode)
-            before = _shown(have.content, have.mode)
+            before = PRIVATE if private else to_text(have.content)
         if action.action == 'remove':
             after_header, after = entry.path + ' (removed)', ''
         elif entry.state == 'directory':
             after_header, after = _header(entry.path, entry.mode) + ' directory', ''
         else:
             after_header = _header(entry.path, entry.mode)
-            private = entry.mode & 0o077 == 0 or (have.kind == 'file' and have.mode & 0o077 == 0)
-            after = '(private content)\n' if private else to_text(entry.content)
-            if private and have.kind == 'file':
-                before = '(private content)\n'
+            after = PRIVATE if private else to_text(entry.content)
         diffs.append({'before_header': before_header, 'after_header': after_header,
                       'before': before, 'after': after})
     return diffs
-
-
-def _shown(content, mode):
-    return '(private content)\n' if mode & 0o077 == 0 else to_text(content)
 
 
 def validate_content(module, entry):
