@@ -130,11 +130,10 @@ class Lab:
             if out.returncode != 0:
                 raise BenchError(f"cannot start {container}: {out.stderr.strip()}")
             self.containers.append(container)
-        for _host, container, _address in nodes:
-            # Booted: systemd says running (or degraded, a unit the image does not need failed).
-            out = run(self.podman + ["exec", container, "timeout", "120", "systemctl", "is-system-running", "--wait"])
-            if out.stdout.strip() not in ("running", "degraded"):
-                raise BenchError(f"{container} did not boot: {out.stdout.strip()} {out.stderr.strip()}")
+        # Booted: systemd says running (or degraded), retried while the container's D-Bus is not up yet.
+        out = run(["bash", "lab/wait-booted.sh", "--timeout", "180"] + [c for _h, c, _a in nodes], cwd=TOP)
+        if out.returncode != 0:
+            raise BenchError(out.stderr.strip() or out.stdout.strip())
 
     def exec(self, container, argv, stdin=None):
         out = run(self.podman + ["exec", "-i", container] + argv, input=stdin)

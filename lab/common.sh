@@ -21,3 +21,32 @@ lab_network() {
   podman "${LAB_PODMAN_OPTS[@]}" network exists "$1" 2>/dev/null && return 0
   podman "${LAB_PODMAN_OPTS[@]}" network create --internal --disable-dns --subnet "$2" "$1" >/dev/null
 }
+
+# lab_wait_booted SECONDS CONTAINER...: wait until systemd in each container
+# has finished booting (running, or degraded: a unit the image does not need
+# failed). Right after `podman run` the container's D-Bus may not exist yet
+# and `systemctl is-system-running --wait` then fails at once ("Failed to
+# connect to bus"); so it is retried until it answers, within one deadline
+# for all the containers. Prints the last answer of a container that did not
+# boot in time and returns 1.
+lab_wait_booted() {
+  local seconds=$1 container state left deadline
+  shift
+  deadline=$(($(date +%s) + seconds))
+  for container in "$@"; do
+    state=""
+    while :; do
+      left=$((deadline - $(date +%s)))
+      if [ "$left" -le 0 ]; then
+        echo "$container did not boot within ${seconds} s: ${state:-no answer}" >&2
+        return 1
+      fi
+      state=$(podman "${LAB_PODMAN_OPTS[@]}" exec "$container" \
+        timeout "$left" systemctl is-system-running --wait 2>&1 | tail -n 1) || true
+      case "$state" in
+        running | degraded) break ;;
+      esac
+      sleep 0.5
+    done
+  done
+}

@@ -40,6 +40,7 @@ for pair in "${nodes[@]}"; do
   fi
   "${podman[@]}" start "$container" >/dev/null
 done
+lab_wait_booted 120 fk-demo-node1 fk-demo-node2
 
 # Use the collection from this checkout, and the example inventory's vars.
 work=$top/.lab/demo

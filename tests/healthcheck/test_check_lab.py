@@ -19,11 +19,13 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from hc_support import PROGRAM, render_launcher
 
+TOP = Path(__file__).resolve().parents[2]
 PODMAN = ["podman", "--runtime=runc"]
 
 KEEPALIVED_CONF = """\
@@ -98,11 +100,9 @@ def lab(request):
            "--cap-add", "NET_ADMIN,NET_RAW,NET_BROADCAST", image)
     lab = Lab(name)
     try:
-        end = time.monotonic() + 30
-        while lab.sh("systemctl is-system-running", check=False).stdout.strip() not in ("running", "degraded"):
-            if time.monotonic() > end:
-                raise AssertionError("systemd did not finish booting in the lab container")
-            time.sleep(0.3)
+        booted = subprocess.run(["bash", str(TOP / "lab" / "wait-booted.sh"), "--timeout", "120", name],
+                                capture_output=True, text=True, check=False)
+        assert booted.returncode == 0, booted.stderr
         # The layout the healthcheck role installs: compiled module plus sh launcher.
         lab.sh("mkdir -p /usr/local/lib/keepalived-check")
         podman("cp", str(PROGRAM), f"{name}:/usr/local/lib/keepalived-check/keepalived_check.py")
