@@ -12,6 +12,8 @@ return plain values, so they can be tested without a host. ``run()`` is the
 only function that talks to the module object, and it only uses its
 ``params``, ``check_mode``, ``_diff``, ``run_command``, ``get_bin_path``,
 ``warn`` and ``fail_json`` members; AnsibleModule is never imported here.
+Looking at, writing and removing files is _fileops's work; whether this host
+holds a VIP (``defer_if_holding``) is asked through _keepalived_probe.
 
 Layout managed::
 
@@ -27,18 +29,27 @@ from __future__ import annotations
 
 import collections
 import fnmatch
-import grp
 import os
-import pwd
 import re
-import shutil
-import stat
-import tempfile
 
-from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_status import (
-    DumpError,
-    KeepalivedProbe,
+from ansible_collections.failover.keepalived.plugins.module_utils._fileops import (
+    FileError,
+    atomic_write,
+    differences,
+    inspect,
+    is_private,
+    list_dir,
+    make_dir,
+    mode_header,
+    private_dir,
+    remove,
+    resolve_owner,
+    shown,
+    to_bytes,
+    to_text,
 )
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_parse import DumpError
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_probe import KeepalivedProbe
 
 MAIN_NAME = 'keepalived.conf'
 FILE_MODE = 0o644
@@ -63,16 +74,14 @@ _NAME_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.@+-]*')
 
 # One desired file: content as bytes, octal mode, secret flag.
 Desired = collections.namedtuple('Desired', ['content', 'mode', 'secret'])
-# One live file: content as bytes (None for something that is not a regular
-# file), permission bits, owner uid, group gid.
-Live = collections.namedtuple('Live', ['content', 'mode', 'uid', 'gid'])
+# Live files are _fileops.Found tuples.
 # The outcome of planning: relative paths to write, with the reasons, and
 # relative paths to remove.
 Plan = collections.namedtuple('Plan', ['writes', 'removals'])
 
 
-class ConfigError(Exception):
-    """A problem with the module's input or the host, reported as a failure."""
+class ConfigError(FileError):
+    """A configuration tree that cannot be what the module's input asks, reported as a failure."""
 
 
 def check_name(name):
@@ -127,20 +136,6 @@ def desired_tree(main, include_dir, files, secret_files):
     return tree
 
 
-def to_bytes(text):
-    """Encode TEXT as UTF-8 (bytes are passed through)."""
-    if isinstance(text, bytes):
-        return text
-    return str(text).encode('utf-8', 'surrogateescape')
-
-
-def to_text(data):
-    """Decode DATA for display; undecodable bytes are replaced."""
-    if isinstance(data, str):
-        return data
-    return data.decode('utf-8', 'replace')
-
-
 def purge_candidates(names, patterns, keep):
     """Return the sorted names that match any of PATTERNS and are not in KEEP."""
     keep = set(keep)
@@ -151,28 +146,17 @@ def purge_candidates(names, patterns, keep):
 
 
 def differs(desired, live, uid, gid):
-    """Return the list of reasons why LIVE (a Live or None) is not DESIRED.
+    """Return the list of reasons why LIVE (a Found or None) is not DESIRED.
 
     An empty list means the file is as wanted.
     """
-    if live is None:
-        return ['missing']
-    if live.content is None:
-        return ['not a regular file']
-    reasons = []
-    if live.content != desired.content:
-        reasons.append('content')
-    if live.mode != desired.mode:
-        reasons.append('mode')
-    if (uid is not None and live.uid != uid) or (gid is not None and live.gid != gid):
-        reasons.append('owner')
-    return reasons
+    return differences(live, desired.content, desired.mode, uid, gid)
 
 
 def plan_changes(desired, live, removable, uid=None, gid=None):
     """Compare the DESIRED tree with the LIVE one.
 
-    DESIRED: {relpath: Desired}; LIVE: {relpath: Live} for every desired path
+    DESIRED: {relpath: Desired}; LIVE: {relpath: Found} for every desired path
     that exists; REMOVABLE: relative paths of live files to purge.
     Return a Plan whose ``writes`` is an ordered {relpath: [reasons]}.
     The main file is written last, so a reader never sees a main file that
@@ -190,16 +174,6 @@ def plan_changes(desired, live, removable, uid=None, gid=None):
     return Plan(writes, removals)
 
 
-def _describe(state):
-    """Return the header suffix that shows a file's permissions."""
-    return ' (mode %04o)' % state.mode
-
-
-def is_private(live):
-    """Return True if a live file is readable by its owner only."""
-    return live.mode & 0o077 == 0
-
-
 def build_diffs(plan, desired, live, path):
     """Return Ansible's list-of-dicts diff for PLAN.
 
@@ -214,29 +188,30 @@ def build_diffs(plan, desired, live, path):
         want = desired[relpath]
         have = live.get(relpath)
         full = os.path.join(path, relpath)
-        changed = 'content' in reasons or have is None or have.content is None
-        if have is None or have.content is None:
+        present = have is not None and have.kind == 'file'
+        changed = 'content' in reasons or not present
+        if not present:
             before_header = full + ' (absent)'
             before = ''
         else:
-            before_header = full + _describe(have)
-            hidden = want.secret or is_private(have) or _secret_name(relpath)
+            before_header = mode_header(full, have.mode)
+            hidden = want.secret or is_private(have.mode) or _secret_name(relpath)
             before = _masked(have.content, hidden, changed, 'before')
         diffs.append({
             'before_header': before_header,
-            'after_header': full + _describe(want),
+            'after_header': mode_header(full, want.mode),
             'before': before,
             'after': _masked(want.content, want.secret or _secret_name(relpath), changed,
-                             'after' if have is not None and have.content is not None else 'new'),
+                             'after' if present else 'new'),
         })
     for relpath in plan.removals:
         have = live.get(relpath)
         full = os.path.join(path, relpath)
-        if have is None or have.content is None:
+        if have is None or have.kind != 'file':
             before_header, before = full, ''
         else:
-            before_header = full + _describe(have)
-            hidden = is_private(have) or _secret_name(relpath)
+            before_header = mode_header(full, have.mode)
+            hidden = is_private(have.mode) or _secret_name(relpath)
             before = _masked(have.content, hidden, True, 'before')
         diffs.append({
             'before_header': before_header,
@@ -254,14 +229,14 @@ def _secret_name(relpath):
 
 
 def _masked(content, secret, changed, side):
-    """Return CONTENT as text, or a placeholder if it is secret."""
-    if not secret:
-        return to_text(content)
+    """Return CONTENT as text, or a placeholder that says whether the secret changed."""
     if not changed:
-        return '(secret content unchanged)\n'
-    if side in ('before', 'new'):
-        return '(secret content)\n'
-    return '(secret content changed)\n'
+        placeholder = '(secret content unchanged)\n'
+    elif side in ('before', 'new'):
+        placeholder = '(secret content)\n'
+    else:
+        placeholder = '(secret content changed)\n'
+    return shown(content, secret, placeholder)
 
 
 def secret_words(contents):
@@ -317,60 +292,19 @@ def absolute_includes(main, path):
     return found
 
 
-def resolve_owner(owner, group):
-    """Return (uid, gid) for OWNER and GROUP names or numbers; None stays None."""
-    uid = gid = None
-    if owner is not None:
-        try:
-            uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
-        except KeyError:
-            raise ConfigError('owner %r does not exist on this host' % owner) from None
-    if group is not None:
-        try:
-            gid = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
-        except KeyError:
-            raise ConfigError('group %r does not exist on this host' % group) from None
-    return uid, gid
-
-
-def read_file(full):
-    """Return a Live for FULL, or None if nothing is there.
-
-    A symbolic link or anything that is not a regular file has content None,
-    so it always gets replaced by a regular file.
-    """
-    try:
-        st = os.lstat(full)
-    except FileNotFoundError:
-        return None
-    mode = stat.S_IMODE(st.st_mode)
-    if not stat.S_ISREG(st.st_mode):
-        return Live(None, mode, st.st_uid, st.st_gid)
-    with open(full, 'rb') as handle:
-        return Live(handle.read(), mode, st.st_uid, st.st_gid)
-
-
-def list_dir(full):
-    """Return the sorted entry names of directory FULL ([] if missing)."""
-    try:
-        return sorted(os.listdir(full))
-    except FileNotFoundError:
-        return []
-
-
 def read_live(path, include_dir, desired, purge, patterns):
     """Read the live state.
 
-    Return (live, removable, others) where LIVE maps relative paths to Live
+    Return (live, removable, others) where LIVE maps relative paths to Found
     for desired and removable files, REMOVABLE lists the relative paths to
     purge, and OTHERS lists include_dir entries that stay as they are.
     """
     include_dir = normalize_include_dir(include_dir)
     live = {}
     for relpath in desired:
-        state = read_file(os.path.join(path, relpath))
-        if state is not None:
-            live[relpath] = state
+        found = inspect(os.path.join(path, relpath))
+        if found.kind != 'absent':
+            live[relpath] = found
     names = list_dir(os.path.join(path, include_dir))
     wanted = set(p.split('/')[-1] for p in desired if p != MAIN_NAME)
     removable = []
@@ -381,7 +315,7 @@ def read_live(path, include_dir, desired, purge, patterns):
                 continue
             relpath = include_dir + '/' + name
             removable.append(relpath)
-            live[relpath] = read_file(full)
+            live[relpath] = inspect(full)
     gone = set(p.split('/')[-1] for p in removable)
     others = [n for n in names if n not in wanted and n not in gone]
     return live, removable, others
@@ -408,58 +342,6 @@ def stage_tree(stage, path, include_dir, desired, others):
         if name in (MAIN_NAME, top) or os.path.lexists(os.path.join(stage, name)):
             continue
         os.symlink(os.path.join(path, name), os.path.join(stage, name))
-
-
-def atomic_write(full, content, mode, uid=None, gid=None):
-    """Replace FULL with CONTENT atomically.
-
-    The temporary file is created in the same directory with mode 0600, gets
-    its final mode and owner, is flushed to disk and renamed over FULL; the
-    directory is then synced so the rename survives a crash.
-    """
-    directory = os.path.dirname(full) or '.'
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(full) + '.')
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(content)
-            handle.flush()
-            if uid is not None or gid is not None:
-                os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, full)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(directory)
-
-
-def fsync_dir(directory):
-    """Flush DIRECTORY's entries to disk (best effort where unsupported)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def ensure_dir(full, uid=None, gid=None):
-    """Create directory FULL (mode 0755) and missing parents; return True if created."""
-    if os.path.isdir(full):
-        return False
-    os.makedirs(full, mode=DIR_MODE)
-    os.chmod(full, DIR_MODE)
-    if uid is not None or gid is not None:
-        os.chown(full, -1 if uid is None else uid, -1 if gid is None else gid)
-    return True
 
 
 def validate_tree(module, keepalived, stage, path, secrets):
@@ -490,7 +372,7 @@ def run(module):
     try:
         desired = desired_tree(params['main'], include_dir, params['files'], secret_files)
         uid, gid = resolve_owner(params['owner'], params['group'])
-    except ConfigError as exc:
+    except FileError as exc:
         module.fail_json(msg=scrub(str(exc), secrets))
 
     for target in absolute_includes(params['main'], path):
@@ -516,17 +398,14 @@ def run(module):
 
     if params['validate']:
         keepalived = _find_keepalived(module, params['keepalived_bin'])
-        stage = tempfile.mkdtemp(prefix='keepalived_config.')
         try:
-            os.chmod(stage, 0o700)
-            stage_tree(stage, path, include_dir, desired, others)
-            ok, output = validate_tree(module, keepalived, stage, path, secrets)
+            with private_dir('keepalived_config.') as stage:
+                stage_tree(stage, path, include_dir, desired, others)
+                ok, output = validate_tree(module, keepalived, stage, path, secrets)
         except OSError as exc:
             result['changed'] = False
             module.fail_json(msg=scrub('building the tree to validate failed: %s' % exc, secrets),
                              **result)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
         result['validation_output'] = output
         if not ok:
             result.pop('diff', None)
@@ -547,14 +426,14 @@ def run(module):
         return result
 
     try:
-        ensure_dir(os.path.join(path, normalize_include_dir(include_dir)), uid, gid)
+        directory = os.path.join(path, normalize_include_dir(include_dir))
+        if not os.path.isdir(directory):
+            make_dir(directory, DIR_MODE, uid, gid)
         for relpath in plan.writes:
             want = desired[relpath]
             atomic_write(os.path.join(path, relpath), want.content, want.mode, uid, gid)
         for relpath in plan.removals:
-            os.unlink(os.path.join(path, relpath))
-        if plan.removals:
-            fsync_dir(os.path.join(path, normalize_include_dir(include_dir)))
+            remove(os.path.join(path, relpath))
     except OSError as exc:
         module.fail_json(msg=scrub('applying the configuration failed: %s' % exc, secrets), **result)
     return result

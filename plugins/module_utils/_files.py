@@ -12,7 +12,8 @@ for all of them costs one round trip to the host instead of one per file.
 
 Pure functions (``normalize``, ``plan``, ``build_diffs``) take plain values;
 ``run()`` alone talks to the module object (``params``, ``check_mode``,
-``_diff``, ``run_command``, ``fail_json``) and to the file system.
+``_diff``, ``run_command``, ``fail_json``). The file system work is
+_fileops's.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from __future__ import annotations
 import collections
 import os
 import shlex
-import shutil
-import stat
-import tempfile
 
-from ansible_collections.failover.keepalived.plugins.module_utils._config_apply import (
-    ConfigError,
+from ansible_collections.failover.keepalived.plugins.module_utils._fileops import (
+    FileError,
     atomic_write,
-    fsync_dir,
+    attribute_reasons,
+    differences,
+    inspect,
+    is_private,
+    make_dir,
+    mode_header,
+    parse_mode,
+    private_dir,
+    remove,
     resolve_owner,
+    set_attributes,
+    shown,
     to_bytes,
-    to_text,
 )
 
 STATES = ('file', 'directory', 'absent')
@@ -41,28 +48,13 @@ PRIVATE = '(private content)\n'
 # One wanted entry. content is bytes for a file, None otherwise; uid/gid are
 # numbers (None: leave as is); mode is the permission bits (None for absent).
 Entry = collections.namedtuple('Entry', ['path', 'state', 'content', 'uid', 'gid', 'mode', 'validate'])
-# What is on the host: kind is 'absent', 'file', 'directory', 'link' or
-# 'other'; content is bytes for a regular file, None otherwise.
-Found = collections.namedtuple('Found', ['kind', 'content', 'mode', 'uid', 'gid'])
 # One thing to do: action is 'create', 'write', 'fix' (mode or owner only)
 # or 'remove'; reasons say why.
 Action = collections.namedtuple('Action', ['action', 'entry', 'reasons'])
 
 
-def parse_mode(mode, path):
-    """Return the permission bits of MODE, an octal string such as '0644'."""
-    text = str(mode)
-    try:
-        value = int(text, 8)
-    except ValueError:
-        raise ConfigError('%s: mode %r is not an octal number such as "0644"' % (path, text)) from None
-    if not 0 <= value <= 0o7777:
-        raise ConfigError('%s: mode %r is outside 0000..7777' % (path, text))
-    return value
-
-
 def normalize(items, owners=resolve_owner):
-    """Turn the module's ``files`` list into Entry tuples, or raise ConfigError.
+    """Turn the module's ``files`` list into Entry tuples, or raise FileError.
 
     Paths must be absolute, normalised and unique; a file needs content, a
     directory or an absent entry must not have any; ``validate`` must contain
@@ -73,20 +65,20 @@ def normalize(items, owners=resolve_owner):
         path = item.get('path') or ''
         state = item.get('state') or 'file'
         if not path.startswith('/') or os.path.normpath(path) != path or path == '/':
-            raise ConfigError('%r: paths must be absolute and normalised (no trailing /, no .. or //)' % path)
+            raise FileError('%r: paths must be absolute and normalised (no trailing /, no .. or //)' % path)
         if path in seen:
-            raise ConfigError('%s is listed twice' % path)
+            raise FileError('%s is listed twice' % path)
         seen.add(path)
         if state not in STATES:
-            raise ConfigError('%s: state must be one of %s, not %r' % (path, ', '.join(STATES), state))
+            raise FileError('%s: state must be one of %s, not %r' % (path, ', '.join(STATES), state))
         content = item.get('content')
         if state == 'file' and content is None:
-            raise ConfigError('%s: a file needs content' % path)
+            raise FileError('%s: a file needs content' % path)
         if state != 'file' and content is not None:
-            raise ConfigError('%s: content is only for state=file' % path)
+            raise FileError('%s: content is only for state=file' % path)
         validate = item.get('validate')
         if validate and (state != 'file' or '%s' not in validate):
-            raise ConfigError('%s: validate applies to files and must contain %%s' % path)
+            raise FileError('%s: validate applies to files and must contain %%s' % path)
         if state == 'absent':
             entries.append(Entry(path, state, None, None, None, None, None))
             continue
@@ -98,40 +90,12 @@ def normalize(items, owners=resolve_owner):
     return entries
 
 
-def inspect(path):
-    """Return a Found for PATH (symbolic links are not followed)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return Found('absent', None, None, None, None)
-    mode = stat.S_IMODE(st.st_mode)
-    if stat.S_ISREG(st.st_mode):
-        with open(path, 'rb') as handle:
-            return Found('file', handle.read(), mode, st.st_uid, st.st_gid)
-    if stat.S_ISDIR(st.st_mode):
-        kind = 'directory'
-    elif stat.S_ISLNK(st.st_mode):
-        kind = 'link'
-    else:
-        kind = 'other'
-    return Found(kind, None, mode, st.st_uid, st.st_gid)
-
-
-def _attribute_reasons(entry, found):
-    reasons = []
-    if found.mode != entry.mode:
-        reasons.append('mode')
-    if (entry.uid is not None and found.uid != entry.uid) or (entry.gid is not None and found.gid != entry.gid):
-        reasons.append('owner')
-    return reasons
-
-
 def plan(entries, found):
     """Compare ENTRIES with FOUND ({path: Found}); return the Actions, in order.
 
     Directories come first (parents before children), then files in the given
     order, then removals. A directory is never removed or replaced, and a
-    directory never replaced by a file: that raises ConfigError.
+    directory never replaced by a file: that raises FileError.
     """
     dirs, files, removals = [], [], []
     for entry in entries:
@@ -140,34 +104,23 @@ def plan(entries, found):
             if have.kind == 'absent':
                 dirs.append(Action('create', entry, ['missing']))
             elif have.kind != 'directory':
-                raise ConfigError('%s is a %s, not a directory; remove it first' % (entry.path, have.kind))
+                raise FileError('%s is a %s, not a directory; remove it first' % (entry.path, have.kind))
             else:
-                reasons = _attribute_reasons(entry, have)
+                reasons = attribute_reasons(have, entry.mode, entry.uid, entry.gid)
                 if reasons:
                     dirs.append(Action('fix', entry, reasons))
         elif entry.state == 'file':
             if have.kind == 'directory':
-                raise ConfigError('%s is a directory, not a file' % entry.path)
-            if have.kind == 'absent':
-                files.append(Action('write', entry, ['missing']))
-            elif have.kind != 'file':
-                files.append(Action('write', entry, ['not a regular file']))
-            elif have.content != entry.content:
-                files.append(Action('write', entry, ['content'] + _attribute_reasons(entry, have)))
-            else:
-                reasons = _attribute_reasons(entry, have)
-                if reasons:
-                    files.append(Action('fix', entry, reasons))
+                raise FileError('%s is a directory, not a file' % entry.path)
+            reasons = differences(have, entry.content, entry.mode, entry.uid, entry.gid)
+            if reasons:
+                files.append(Action('fix' if reasons[0] in ('mode', 'owner') else 'write', entry, reasons))
         elif have.kind == 'directory':
-            raise ConfigError('%s is a directory; this module removes files and links only' % entry.path)
+            raise FileError('%s is a directory; this module removes files and links only' % entry.path)
         elif have.kind != 'absent':
             removals.append(Action('remove', entry, ['present']))
     dirs.sort(key=lambda action: action.entry.path.count('/'))
     return dirs + files + removals
-
-
-def _header(path, mode):
-    return '%s (mode %04o)' % (path, mode)
 
 
 def build_diffs(actions, found):
@@ -181,22 +134,21 @@ def build_diffs(actions, found):
     for action in actions:
         entry, have = action.entry, found[action.entry.path]
         # Private on either side: neither side's content shows.
-        private = ((entry.mode is not None and entry.mode & 0o077 == 0)
-                   or (have.kind == 'file' and have.mode & 0o077 == 0))
+        private = is_private(entry.mode) or (have.kind == 'file' and is_private(have.mode))
         if have.kind == 'absent':
             before_header, before = entry.path + ' (absent)', ''
         elif have.kind != 'file':
             before_header, before = entry.path + ' (%s)' % have.kind, ''
         else:
-            before_header = _header(entry.path, have.mode)
-            before = PRIVATE if private else to_text(have.content)
+            before_header = mode_header(entry.path, have.mode)
+            before = shown(have.content, private, PRIVATE)
         if action.action == 'remove':
             after_header, after = entry.path + ' (removed)', ''
         elif entry.state == 'directory':
-            after_header, after = _header(entry.path, entry.mode) + ' directory', ''
+            after_header, after = mode_header(entry.path, entry.mode) + ' directory', ''
         else:
-            after_header = _header(entry.path, entry.mode)
-            after = PRIVATE if private else to_text(entry.content)
+            after_header = mode_header(entry.path, entry.mode)
+            after = shown(entry.content, private, PRIVATE)
         diffs.append({'before_header': before_header, 'after_header': after_header,
                       'before': before, 'after': after})
     return diffs
@@ -211,9 +163,7 @@ def validate_content(module, entry):
     argv = shlex.split(entry.validate)
     if not module.get_bin_path(argv[0]):
         return None, '%s is not installed' % argv[0]
-    stage = tempfile.mkdtemp(prefix='keepalived_files.')
-    try:
-        os.chmod(stage, 0o700)
+    with private_dir('keepalived_files.') as stage:
         copy = os.path.join(stage, os.path.basename(entry.path))
         with open(copy, 'wb') as handle:
             handle.write(entry.content)
@@ -221,26 +171,19 @@ def validate_content(module, entry):
         rc, out, err = module.run_command([word.replace('%s', copy) for word in argv])
         text = '\n'.join(part.strip('\n') for part in (out, err) if part and part.strip())
         return rc == 0, text.replace(copy, entry.path)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def apply(action):
     """Carry out one Action on the host."""
     entry = action.entry
     if action.action == 'create':
-        os.makedirs(entry.path, entry.mode)
-        os.chmod(entry.path, entry.mode)
-        os.chown(entry.path, -1 if entry.uid is None else entry.uid, -1 if entry.gid is None else entry.gid)
+        make_dir(entry.path, entry.mode, entry.uid, entry.gid)
     elif action.action == 'write':
         atomic_write(entry.path, entry.content, entry.mode, entry.uid, entry.gid)
     elif action.action == 'fix':
-        os.chown(entry.path, -1 if entry.uid is None else entry.uid, -1 if entry.gid is None else entry.gid,
-                 follow_symlinks=False)
-        os.chmod(entry.path, entry.mode)
+        set_attributes(entry.path, entry.mode, entry.uid, entry.gid)
     else:
-        os.unlink(entry.path)
-        fsync_dir(os.path.dirname(entry.path))
+        remove(entry.path)
 
 
 def run(module):
@@ -249,7 +192,7 @@ def run(module):
         entries = normalize(module.params['files'])
         found = dict((entry.path, inspect(entry.path)) for entry in entries)
         actions = plan(entries, found)
-    except (ConfigError, OSError) as exc:
+    except (FileError, OSError) as exc:
         module.fail_json(msg=str(exc))
     result = {
         'changed': bool(actions),

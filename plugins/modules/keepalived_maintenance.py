@@ -185,10 +185,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_status import (
-    probe_for,
-    run_maintenance,
-)
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_maintenance import run
 
 
 def main():
@@ -206,11 +203,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    probe = probe_for(module)
-    result = run_maintenance(probe, module.params, check_mode=module.check_mode)
-    if result.pop('failed', False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    module.exit_json(**run(module))
 
 
 if __name__ == '__main__':

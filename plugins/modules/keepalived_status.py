@@ -272,10 +272,9 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_status import (
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_wait import (
     WAITABLE_STATES,
-    probe_for,
-    run_status,
+    run,
 )
 
 
@@ -301,11 +300,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    probe = probe_for(module)
-    result = run_status(probe, module.params)
-    if result.pop('failed', False):
-        module.fail_json(**result)
-    module.exit_json(changed=False, **result)
+    module.exit_json(**run(module))
 
 
 if __name__ == '__main__':

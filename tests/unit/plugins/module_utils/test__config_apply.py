@@ -6,15 +6,19 @@
 from __future__ import annotations
 
 import os
-import stat
 
 import pytest
 
 from ansible_collections.failover.keepalived.plugins.module_utils import _config_apply as ca
+from ansible_collections.failover.keepalived.plugins.module_utils._fileops import Found
 
 D = ca.Desired
-L = ca.Live
 MAIN = ca.MAIN_NAME
+
+
+def L(content, mode, uid, gid):
+    """A live file as _fileops.inspect reports it; content None is something that is not a regular file."""
+    return Found('file' if content is not None else 'link', content, mode, uid, gid)
 
 
 @pytest.mark.parametrize('name, ok', [
@@ -237,50 +241,6 @@ def test_scrub(text, secrets, replacements, expected):
 ])
 def test_absolute_includes(main, expected):
     assert ca.absolute_includes(main, '/etc/keepalived') == expected
-
-
-@pytest.mark.parametrize('owner, group, expected', [
-    ('root', 'root', (0, 0)),
-    ('0', '0', (0, 0)),
-    ('1234', '4321', (1234, 4321)),
-    (None, None, (None, None)),
-])
-def test_resolve_owner(owner, group, expected):
-    assert ca.resolve_owner(owner, group) == expected
-
-
-@pytest.mark.parametrize('owner, group, message', [
-    ('no-such-user-here', None, 'owner'),
-    (None, 'no-such-group-here', 'group'),
-])
-def test_resolve_owner_unknown(owner, group, message):
-    with pytest.raises(ca.ConfigError, match=message):
-        ca.resolve_owner(owner, group)
-
-
-@pytest.mark.parametrize('existing, mode', [
-    (None, 0o600),
-    (b'old content that is longer\n', 0o644),
-    (b'', 0o600),
-])
-def test_atomic_write(tmp_path, existing, mode):
-    target = tmp_path / 'a.conf'
-    if existing is not None:
-        target.write_bytes(existing)
-        target.chmod(0o666)
-    ca.atomic_write(str(target), b'new\n', mode, os.getuid(), os.getgid())
-    assert target.read_bytes() == b'new\n'
-    assert stat.S_IMODE(target.stat().st_mode) == mode
-    assert os.listdir(tmp_path) == ['a.conf']
-
-
-def test_atomic_write_failure_leaves_target(tmp_path):
-    target = tmp_path / 'a.conf'
-    target.write_bytes(b'keep\n')
-    with pytest.raises(TypeError):
-        ca.atomic_write(str(target), 'not bytes', 0o644)
-    assert target.read_bytes() == b'keep\n'
-    assert os.listdir(tmp_path) == ['a.conf']
 
 
 def test_read_live_and_stage_tree(tmp_path):

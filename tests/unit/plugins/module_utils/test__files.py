@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.failover.keepalived.plugins.module_utils._config_apply import ConfigError
+from ansible_collections.failover.keepalived.plugins.module_utils._fileops import ABSENT, FileError, Found
 from ansible_collections.failover.keepalived.plugins.module_utils._files import (
-    Found,
     build_diffs,
     normalize,
     plan,
@@ -19,9 +18,6 @@ from ansible_collections.failover.keepalived.plugins.module_utils._files import 
 def owners(owner, group):
     """Resolve names without the host's user database: root is 0, anything else 1000."""
     return (0 if owner == 'root' else 1000), (0 if group == 'root' else 1000)
-
-
-ABSENT = Found('absent', None, None, None, None)
 
 
 def found_file(content=b'x\n', mode=0o644, uid=0, gid=0):
@@ -44,7 +40,7 @@ def found_file(content=b'x\n', mode=0o644, uid=0, gid=0):
     ([{'path': '/etc/x', 'state': 'directory', 'validate': 'true %s'}], 'validate applies to files'),
 ])
 def test_normalize_refuses(items, message):
-    with pytest.raises(ConfigError, match=message.replace('.', r'\.')):
+    with pytest.raises(FileError, match=message.replace('.', r'\.')):
         normalize(items, owners)
 
 
@@ -90,7 +86,7 @@ def test_plan_one(have, want, expected):
 ])
 def test_plan_refuses_to_replace_directories(have, want, message):
     entries = normalize([dict(want, path='/opt/thing')], owners)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(FileError, match=message):
         plan(entries, {'/opt/thing': have})
 
 

@@ -5,25 +5,11 @@
 from __future__ import annotations
 
 import copy
-import os
 
 import pytest
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _keepalived_status as ks
+from ansible_collections.failover.keepalived.plugins.module_utils import _keepalived_parse as kp
 from ansible_collections.failover.keepalived.plugins.module_utils import _report
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-
-
-def status_from(capture):
-    """The keepalived_status result for one captured node (json + data + ip dumps)."""
-    def read(suffix):
-        with open(os.path.join(FIXTURES, "keepalived-%s.%s" % (capture, suffix)), encoding="utf-8") as handle:
-            return handle.read()
-    data = ks.parse_data_dump(read("data"))
-    instances = ks.merge_instances(ks.parse_json_dump(read("json")), data)
-    return ks.build_status(True, pid=1, instances=instances, scripts=data["scripts"],
-                           addresses=ks.parse_ip_json(read("ip.json")))
 
 
 # Moments captured on both nodes at once: node1 runs 2.2.7, node2 runs 2.3.3.
@@ -34,12 +20,16 @@ PAIRS = {
 }
 
 
-def group(moment):
-    one, two = PAIRS[moment]
-    return {"node1": status_from(one), "node2": status_from(two)}
+@pytest.fixture
+def group(capture_status):
+    """Return results(MOMENT): the keepalived_status results of both nodes at one moment of PAIRS."""
+    def results(moment):
+        one, two = PAIRS[moment]
+        return {"node1": capture_status(one), "node2": capture_status(two)}
+    return results
 
 
-def test_healthy_table_and_single_holder():
+def test_healthy_table_and_single_holder(group):
     results = group("healthy")
     lines = _report.render_table(_report.status_rows(results))
     assert lines[0].split() == ["host", "instance", "state", "priority", "VIPs", "held"]
@@ -53,7 +43,7 @@ def test_healthy_table_and_single_holder():
         "192.168.158.102/32": ["node2"], "192.168.158.103/24": ["node2"]}
 
 
-def test_drained_node_shows_lowered_priority_and_peer_holds_the_vip():
+def test_drained_node_shows_lowered_priority_and_peer_holds_the_vip(group):
     results = group("node1 drained")
     rows = _report.status_rows(results)
     assert rows[0] == ["node1", "VI_1", "BACKUP", "80 (base 110)", "-"]
@@ -66,38 +56,38 @@ def test_drained_node_shows_lowered_priority_and_peer_holds_the_vip():
     ([], ["VIP 192.168.158.100/24 is held by no host"]),
     (["node1", "node2"], ["VIP 192.168.158.100/24 is held by 2 hosts at once: node1, node2"]),
 ])
-def test_vip_problems(holders, expected):
+def test_vip_problems(group, holders, expected):
     results = group("healthy")
     for host, result in results.items():
         result["instances"]["VI_1"]["vips_present"] = ["192.168.158.100/24"] if host in holders else []
     assert [p for p in _report.vip_problems(results) if "158.100/" in p] == expected
 
 
-def test_stopped_keepalived_is_a_problem_and_a_row():
+def test_stopped_keepalived_is_a_problem_and_a_row(group):
     results = group("healthy")
-    results["node2"] = ks.build_status(False)
+    results["node2"] = kp.build_status(False)
     assert "node2: keepalived is not running" in _report.vip_problems(results)
     assert ["node2", "-", "keepalived not running", "-", "-"] in _report.status_rows(results)
 
 
-def test_drain_plan_names_the_peer_that_takes_over():
+def test_drain_plan_names_the_peer_that_takes_over(group):
     plan = _report.drain_plan(group("healthy"), "node1")
     assert plan == {"vips": ["192.168.158.100/24"], "owners": {"192.168.158.100/24": "node2"}, "blockers": []}
 
 
 @pytest.mark.parametrize("moment, host", [("node2 in fault", "node1"), ("node1 drained", "node2")])
-def test_draining_the_last_healthy_node_is_refused(moment, host):
+def test_draining_the_last_healthy_node_is_refused(group, moment, host):
     plan = _report.drain_plan(group(moment), host)
     assert plan["blockers"] and "last healthy node of instance VI_1" in plan["blockers"][0]
 
 
-def test_draining_a_node_moves_only_what_it_holds():
+def test_draining_a_node_moves_only_what_it_holds(group):
     plan = _report.drain_plan(group("healthy"), "node2")
     assert plan["vips"] == ["192.168.158.101/24", "192.168.158.102/32", "192.168.158.103/24"]
     assert set(plan["owners"].values()) == {"node1"} and plan["blockers"] == []
 
 
-def test_highest_peer_wins_among_three():
+def test_highest_peer_wins_among_three(group):
     results = group("healthy")
     third = copy.deepcopy(results["node2"])
     third["instances"]["VI_1"]["effective_priority"] = 105
@@ -111,5 +101,5 @@ def test_highest_peer_wins_among_three():
     ("node1 drained", "node1", ["VI_1"]),
     ("healthy", "node2", ["VI_2"]),
 ])
-def test_undrain_waits_for_mastership_only_where_due(moment, host, expected):
+def test_undrain_waits_for_mastership_only_where_due(group, moment, host, expected):
     assert _report.undrain_instances(group(moment), host) == expected

@@ -21,6 +21,7 @@ import subprocess
 
 import pytest
 
+MODULE = 'keepalived_config'
 SECRET = 'Zq7wXk2p'
 MAIN = 'global_defs {\n  router_id test\n}\ninclude conf.d/*.conf\n'
 IFF_UP = 0x1
@@ -95,26 +96,6 @@ def config_dir(tmp_path):
     return tmp_path / 'keepalived'
 
 
-@pytest.fixture
-def run_module(module_runner):
-    """Return a function that runs the module with ARGS and returns (result, raw output)."""
-    return lambda args, check=False, diff=False: module_runner('keepalived_config', args, check, diff)
-
-
-def snapshot(directory):
-    """Return {relative path: (bytes, mode, mtime_ns)} of every file below DIRECTORY."""
-    found = {}
-    if not directory.exists():
-        return found
-    for root, _dirs, names in os.walk(directory):
-        for name in names:
-            full = os.path.join(root, name)
-            st = os.lstat(full)
-            with open(full, 'rb') as handle:
-                found[os.path.relpath(full, directory)] = (handle.read(), stat.S_IMODE(st.st_mode), st.st_mtime_ns)
-    return found
-
-
 def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
@@ -148,7 +129,7 @@ def test_modes_and_owner(run_module, config_dir, relpath, mode):
     assert (st.st_uid, st.st_gid) == (0, 0)
 
 
-def test_second_run_changes_nothing_and_skips_validation(run_module, config_dir):
+def test_second_run_changes_nothing_and_skips_validation(run_module, snapshot, config_dir):
     run_module(module_args(config_dir))
     before = snapshot(config_dir)
     # A keepalived that does not exist proves the unchanged run does not validate.
@@ -161,7 +142,7 @@ def test_second_run_changes_nothing_and_skips_validation(run_module, config_dir)
 
 
 @pytest.mark.parametrize('prepare', ['empty', 'applied'])
-def test_check_mode_touches_nothing(run_module, config_dir, prepare):
+def test_check_mode_touches_nothing(run_module, snapshot, config_dir, prepare):
     if prepare == 'applied':
         run_module(module_args(config_dir))
     before = snapshot(config_dir)
@@ -178,7 +159,7 @@ def test_check_mode_touches_nothing(run_module, config_dir, prepare):
     assert config_dir.exists() is (prepare == 'applied')
 
 
-def test_check_mode_fails_on_bad_config(run_module, config_dir):
+def test_check_mode_fails_on_bad_config(run_module, snapshot, config_dir):
     run_module(module_args(config_dir))
     before = snapshot(config_dir)
     result, _output = run_module(module_args(config_dir, files={'vi_1.conf': instance(priority=300)}), check=True)
@@ -223,7 +204,7 @@ def test_mode_drift_is_repaired(run_module, config_dir):
                  id='unknown keyword'),
     pytest.param({'vi_1.conf': instance().replace(INTERFACE, 'nosuchif0')}, 'nosuchif0', id='unknown interface'),
 ])
-def test_bad_config_rejected_and_live_untouched(run_module, config_dir, files, expected):
+def test_bad_config_rejected_and_live_untouched(run_module, snapshot, config_dir, files, expected):
     run_module(module_args(config_dir))
     stale = config_dir / 'conf.d' / 'stale.conf'
     stale.write_text('# left from an old instance\n')
@@ -278,7 +259,7 @@ def test_purge_false_keeps_unlisted_files(run_module, config_dir):
     assert sorted(os.listdir(config_dir / 'conf.d')) == ['vi_1.auth', 'vi_1.conf', 'vi_2.auth', 'vi_2.conf']
 
 
-def test_files_that_stay_are_validated_too(run_module, config_dir):
+def test_files_that_stay_are_validated_too(run_module, snapshot, config_dir):
     (config_dir / 'conf.d').mkdir(parents=True)
     (config_dir / 'conf.d' / 'local.conf').write_text('not_a_keepalived_keyword yes\n')
     before = snapshot(config_dir)
@@ -388,7 +369,7 @@ def test_defer_if_holding_never_reads_state_without_a_change(run_module, config_
     assert 'warnings' not in result
 
 
-def test_defer_if_holding_defers_when_state_cannot_be_read(run_module, config_dir, tmp_path):
+def test_defer_if_holding_defers_when_state_cannot_be_read(run_module, snapshot, config_dir, tmp_path):
     """A keepalived that answers no dump request might hold a VIP: it waits for the second pass."""
     run_module(module_args(config_dir))
     before = snapshot(config_dir)

@@ -11,32 +11,8 @@ import stat
 
 import pytest
 
+MODULE = 'keepalived_files'
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='root-owned files need root')
-
-
-@pytest.fixture
-def run_module(module_runner):
-    """Return a function that runs the module with FILES and returns its result."""
-    return lambda files, check=False, diff=False: module_runner('keepalived_files', {'files': files}, check, diff)[0]
-
-
-def snapshot(top):
-    """{relative path: (kind, bytes or link target, mode, uid, mtime_ns)} of everything below TOP."""
-    found = {}
-    for root, dirs, names in os.walk(top):
-        for name in dirs + names:
-            full = os.path.join(root, name)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                data = os.readlink(full)
-            elif stat.S_ISREG(st.st_mode):
-                with open(full, 'rb') as handle:
-                    data = handle.read()
-            else:
-                data = None
-            found[os.path.relpath(full, top)] = (stat.S_IFMT(st.st_mode), data, stat.S_IMODE(st.st_mode),
-                                                 st.st_uid, st.st_mtime_ns)
-    return found
 
 
 def wanted(top, script='print("v1")\n'):
@@ -50,12 +26,12 @@ def wanted(top, script='print("v1")\n'):
     ]
 
 
-def test_first_run_then_unchanged(run_module, tmp_path):
+def test_first_run_then_unchanged(run_module, snapshot, tmp_path):
     top = tmp_path / 'root'
     top.mkdir()
     (top / 'old.service').write_text('[Unit]\n')
     os.symlink(str(top / 'old.service'), str(top / 'wants-old.service'))
-    result = run_module(wanted(top), diff=True)
+    result = run_module({'files': wanted(top)}, diff=True)[0]
     assert result['changed'] is True
     assert result['changed_paths'] == [str(top / p) for p in (
         'lib', 'lib/check.py', 'bin-check', 'secret.cnf', 'old.service', 'wants-old.service')]
@@ -65,7 +41,7 @@ def test_first_run_then_unchanged(run_module, tmp_path):
     assert sorted(now) == ['bin-check', 'lib', 'lib/check.py', 'secret.cnf']
     assert now['lib'][2] == 0o755 and now['bin-check'][2] == 0o755 and now['lib/check.py'][2] == 0o644
     assert now['secret.cnf'][1:4] == (b'password=hunter2\n', 0o600, 65534)
-    again = run_module(wanted(top), diff=True)
+    again = run_module({'files': wanted(top)}, diff=True)[0]
     assert (again['changed'], again['changed_paths'], again['removed_paths']) == (False, [], [])
     assert 'diff' not in again
     assert snapshot(top) == now
@@ -74,11 +50,11 @@ def test_first_run_then_unchanged(run_module, tmp_path):
 def test_mode_and_owner_fixed_in_place(run_module, tmp_path):
     top = tmp_path / 'root'
     top.mkdir()
-    run_module(wanted(top))
+    run_module({'files': wanted(top)})
     os.chmod(str(top / 'lib' / 'check.py'), 0o666)
     os.chown(str(top / 'bin-check'), 65534, 0)
     inode = os.stat(str(top / 'lib' / 'check.py')).st_ino
-    result = run_module(wanted(top))
+    result = run_module({'files': wanted(top)})[0]
     assert result['changed_paths'] == [str(top / 'lib' / 'check.py'), str(top / 'bin-check')]
     st = os.stat(str(top / 'lib' / 'check.py'))
     assert (stat.S_IMODE(st.st_mode), st.st_ino) == (0o644, inode)
@@ -91,20 +67,20 @@ def test_link_replaced_by_file_not_followed(run_module, tmp_path):
     target = tmp_path / 'elsewhere'
     target.write_text('keep me\n')
     os.symlink(str(target), str(top / 'lib' / 'check.py'))
-    run_module(wanted(top))
+    run_module({'files': wanted(top)})
     assert not os.path.islink(str(top / 'lib' / 'check.py'))
     assert target.read_text() == 'keep me\n'
 
 
 @pytest.mark.parametrize('prepare', ['empty', 'applied'])
-def test_check_mode_touches_nothing(run_module, tmp_path, prepare):
+def test_check_mode_touches_nothing(run_module, snapshot, tmp_path, prepare):
     top = tmp_path / 'root'
     top.mkdir()
     if prepare == 'applied':
-        run_module(wanted(top))
+        run_module({'files': wanted(top)})
     (top / 'old.service').write_text('[Unit]\n')
     before = snapshot(top)
-    result = run_module(wanted(top, script='print("v2")\n'), check=True, diff=True)
+    result = run_module({'files': wanted(top, script='print("v2")\n')}, check=True, diff=True)[0]
     assert result['changed'] is True
     assert str(top / 'lib' / 'check.py') in result['changed_paths']
     assert result['removed_paths'] == [str(top / 'old.service')]
@@ -113,19 +89,19 @@ def test_check_mode_touches_nothing(run_module, tmp_path, prepare):
     assert snapshot(top) == before
 
 
-def test_rejected_validation_changes_nothing(run_module, tmp_path):
+def test_rejected_validation_changes_nothing(run_module, snapshot, tmp_path):
     top = tmp_path / 'root'
     top.mkdir()
-    run_module(wanted(top))
+    run_module({'files': wanted(top)})
     before = snapshot(top)
     files = wanted(top, script='print("v2")\n') + [
         {'path': str(top / 'rule'), 'content': 'not ok\n', 'validate': 'grep -qx ok %s'}]
-    result = run_module(files)
+    result = run_module({'files': files})[0]
     assert result['failed'] is True
     assert 'rule: validation (grep -qx ok %s) failed; nothing was changed' in result['msg']
     assert snapshot(top) == before
     files[-1]['content'] = 'ok\n'
-    result = run_module(files)
+    result = run_module({'files': files})[0]
     assert result['changed'] is True and (top / 'rule').read_text() == 'ok\n'
     assert (top / 'lib' / 'check.py').read_text() == 'print("v2")\n'
 
@@ -134,10 +110,10 @@ def test_validation_command_missing(run_module, tmp_path):
     top = tmp_path / 'root'
     top.mkdir()
     files = [{'path': str(top / 'rule'), 'content': 'x\n', 'validate': 'no-such-validator-here -c %s'}]
-    result = run_module(files, check=True)
+    result = run_module({'files': files}, check=True)[0]
     assert result['changed'] is True
     assert 'not validated in check mode: no-such-validator-here is not installed' in json.dumps(result['warnings'])
-    result = run_module(files)
+    result = run_module({'files': files})[0]
     assert result['failed'] is True and not (top / 'rule').exists()
 
 
@@ -146,12 +122,12 @@ def test_validation_command_missing(run_module, tmp_path):
     ([{'path': '/tmp/x', 'content': 'x', 'owner': 'no-such-user-here'}], "owner 'no-such-user-here' does not exist"),
 ])
 def test_bad_input_fails_cleanly(run_module, files, message):
-    result = run_module(files)
+    result = run_module({'files': files})[0]
     assert result['failed'] is True and message in result['msg']
 
 
 def test_never_removes_a_directory(run_module, tmp_path):
     (tmp_path / 'd').mkdir()
-    result = run_module([{'path': str(tmp_path / 'd'), 'state': 'absent'}])
+    result = run_module({'files': [{'path': str(tmp_path / 'd'), 'state': 'absent'}]})[0]
     assert result['failed'] is True and 'removes files and links only' in result['msg']
     assert (tmp_path / 'd').is_dir()

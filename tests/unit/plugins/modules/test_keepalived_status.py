@@ -5,94 +5,15 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-
-from ansible_collections.failover.keepalived.plugins.module_utils import _keepalived_status as ks
 from ansible_collections.failover.keepalived.plugins.modules import keepalived_status
-
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'module_utils', 'fixtures')
-
-
-def fixture_text(capture, kind):
-    with open(os.path.join(FIXTURES, 'keepalived-%s.%s' % (capture, kind))) as handle:
-        return handle.read()
-
-
-def reading(capture):
-    """A status as the probe builds it, from one real capture (None: stopped)."""
-    addresses = ks.parse_ip_json(fixture_text(capture or '2.2.7-drained', 'ip.json'))
-    if capture is None:
-        return ks.build_status(False, addresses=addresses)
-    data = ks.parse_data_dump(fixture_text(capture, 'data'))
-    instances = ks.merge_instances(ks.parse_json_dump(fixture_text(capture, 'json')), data)
-    return ks.build_status(True, pid=68, instances=instances, scripts=data['scripts'],
-                           addresses=addresses, version=capture.split('-')[0],
-                           sources=['json', 'data'])
-
-
-class FakeProbe:
-    """Stands in for KeepalivedProbe: one capture per reading, the last repeats."""
-
-    def __init__(self, captures):
-        self.captures = list(captures)
-        self.now = 0.0
-        self.init_kwargs = None
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-    def status(self):
-        capture = self.captures.pop(0) if len(self.captures) > 1 else self.captures[0]
-        return reading(capture)
-
-    vip_status = status
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def run_module(monkeypatch, args, captures, check_mode=False):
-    probe = FakeProbe(captures)
-
-    def make_probe(run_command, **kwargs):
-        probe.init_kwargs = kwargs
-        return probe
-
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(ks, 'KeepalivedProbe', make_probe)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path',
-                        lambda self, name, required=False, opt_dirs=None: '/usr/sbin/' + name)
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises((ExitJson, FailJson)) as raised:
-            keepalived_status.main()
-    return raised.type is FailJson, raised.value.args[0], probe
 
 
 @pytest.mark.parametrize('check_mode', [False, True])
-def test_reads_and_never_changes(monkeypatch, check_mode):
-    failed, result, probe = run_module(monkeypatch, {}, ['2.3.3-backup'], check_mode=check_mode)
+def test_reads_and_never_changes(module_main, check_mode):
+    failed, result, probe = module_main(keepalived_status, {}, ['2.3.3-backup'], check_mode=check_mode)
     assert failed is False
     assert result['changed'] is False
     assert result['running'] is True
@@ -108,8 +29,8 @@ def test_reads_and_never_changes(monkeypatch, check_mode):
     ({}, False),
     ({'fail_when_stopped': True}, True),
 ])
-def test_stopped(monkeypatch, args, failed):
-    is_failed, result, _probe = run_module(monkeypatch, args, [None])
+def test_stopped(module_main, args, failed):
+    is_failed, result, _probe = module_main(keepalived_status, args, [None])
     assert is_failed is failed
     assert result['running'] is False
     assert result['msg'] == 'keepalived is not running'
@@ -124,9 +45,9 @@ def test_stopped(monkeypatch, args, failed):
     ({'instance': 'VI_1', 'state': 'FAULT'}, ['2.2.7-master', '2.2.7-drained', '2.2.7-fault'], False,
      'waited 2.0s for instance VI_1 to reach FAULT'),
 ])
-def test_wait_for(monkeypatch, wait_for, captures, failed, msg):
-    is_failed, result, _probe = run_module(
-        monkeypatch, {'wait_for': wait_for, 'timeout': 5}, captures)
+def test_wait_for(module_main, wait_for, captures, failed, msg):
+    is_failed, result, _probe = module_main(
+        keepalived_status, {'wait_for': wait_for, 'timeout': 5}, captures)
     assert is_failed is failed
     assert result['msg'] == msg
     assert isinstance(result['elapsed'], float)
@@ -138,7 +59,7 @@ def test_wait_for(monkeypatch, wait_for, captures, failed, msg):
     ({'wait_for': {'instance': 'VI_1', 'state': 'PRIMARY'}}, 'value of state must be one of'),
     ({'bogus': 1}, 'Unsupported parameters'),
 ])
-def test_argument_spec_rejects(monkeypatch, args, message):
-    failed, result, _probe = run_module(monkeypatch, args, ['2.2.7-master'])
+def test_argument_spec_rejects(module_main, args, message):
+    failed, result, _probe = module_main(keepalived_status, args, ['2.2.7-master'])
     assert failed is True
     assert message in result['msg']

@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The keepalived_maintenance module: the down file as a switch, and what to wait for after it.
+
+Private to the failover.keepalived collection (leading underscore). The
+decisions are pure functions of the parameters, of whether the down file is
+there and of readings as _keepalived_parse builds them: what the switch
+changes (``switch``), what a wait watches and how it words its progress
+(``wait_plan``, ``vips_gone``, ``all_master``), which VIPs a host holds
+(``vips_now``) and the closing message (``done_msg``). ``run_maintenance``
+strings them together with a probe, the waiting loop of _keepalived_wait and
+the file layer of _fileops; ``run`` is the module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.failover.keepalived.plugins.module_utils._fileops import (
+    atomic_write,
+    remove,
+    to_bytes,
+)
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_parse import (
+    DumpError,
+    address_set,
+    vip_address,
+)
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_probe import probe_for
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_wait import (
+    timed_out,
+    wait_until,
+)
+
+DOWN_FILE_MODE = 0o644
+
+
+# ---------------------------------------------------------------------------
+# Decisions
+# ---------------------------------------------------------------------------
+
+def switch(path, state, exists):
+    """The result so far of switching the down file PATH to STATE ('drained' or 'active').
+
+    EXISTS says whether the file is there now; ``changed`` is whether it must
+    be created or removed, and ``diff`` shows its presence before and after.
+    """
+    drained = state == 'drained'
+    return {
+        'changed': exists != drained,
+        'down_file': path,
+        'state': state,
+        'elapsed': 0.0,
+        'diff': {
+            'before': {'path': path, 'state': 'present' if exists else 'absent'},
+            'after': {'path': path, 'state': 'present' if drained else 'absent'},
+        },
+    }
+
+
+def verb(state):
+    """What switching to STATE does to the down file: 'create' or 'remove'."""
+    return 'create' if state == 'drained' else 'remove'
+
+
+def check_mode_msg(state, path, changed):
+    """The message of a check run."""
+    return 'would %s %s' % (verb(state), path) if changed else 'nothing to do'
+
+
+def down_file_text(reason):
+    """The down file's content: the reason on one line of its own."""
+    return (reason or '').rstrip('\n') + '\n'
+
+
+def vips_gone(watched, status):
+    """(met, seen) for a drain: none of the WATCHED VIPs is among STATUS's addresses."""
+    present = address_set(status['addresses'])
+    left = [vip for vip in watched if vip_address(vip) in present]
+    return not left, ('still held: %s' % ', '.join(left)) if left else 'all VIPs gone'
+
+
+def all_master(names, status):
+    """(met, seen) for a return: every instance of NAMES is MASTER in STATUS."""
+    pending = []
+    for name in names:
+        inst = status['instances'].get(name) if status['running'] else None
+        current = inst['state'] if inst else ('missing' if status['running'] else 'STOP')
+        if current != 'MASTER':
+            pending.append('%s %s' % (name, current))
+    return not pending, ('; '.join(pending) or 'all MASTER')
+
+
+def wait_plan(state, vips_before, names):
+    """What to wait for after the switch: (full reading needed, check(status), goal in words).
+
+    A drain waits for the VIPs held before to leave, which the addresses
+    alone tell; a return waits for NAMES to be MASTER, which needs
+    keepalived's own state (or only the addresses when NAMES is empty).
+    """
+    if state == 'drained':
+        watched = list(vips_before)
+        return (False, lambda status: vips_gone(watched, status),
+                'VIPs %s to leave this host' % (', '.join(watched) or '(none)'))
+    names = list(names or [])
+    return (bool(names), lambda status: all_master(names, status),
+            'instances %s to be MASTER' % (', '.join(names) or '(none)'))
+
+
+def vips_now(before, status):
+    """The VIPs configured in BEFORE's instances that STATUS's addresses show on this host."""
+    present = address_set(status['addresses'])
+    configured = []
+    for inst in before['instances'].values():
+        configured.extend(inst['vips'])
+    return sorted(set(vip for vip in configured if vip_address(vip) in present))
+
+
+def done_msg(state, changed, path, seen, elapsed):
+    """The message of a switch whose wait succeeded."""
+    if changed:
+        done = 'created' if state == 'drained' else 'removed'
+    else:
+        done = 'kept'
+    return '%s %s; %s after %.1fs' % (done, path, seen, elapsed)
+
+
+# ---------------------------------------------------------------------------
+# Doing it
+# ---------------------------------------------------------------------------
+
+def _held_now(probe, before, status=None):
+    """vips_now from STATUS, or from a fresh address reading; None if that fails."""
+    try:
+        status = status or probe.vip_status()
+    except DumpError:
+        return None
+    return vips_now(before, status)
+
+
+def run_maintenance(probe, params, check_mode=False):
+    """keepalived_maintenance: create or remove the down file, then wait.
+
+    Returns the result dict; it carries ``failed`` and ``msg`` on failure.
+    """
+    path, state = params['path'], params['state']
+    result = switch(path, state, os.path.lexists(path))
+    changed = result['changed']
+    try:
+        before = probe.status()
+    except DumpError as exc:
+        result.update(failed=True, msg='cannot read keepalived state: %s' % exc)
+        return result
+    result['running'] = before['running']
+    result['vips_before'] = before['vips_held']
+
+    if check_mode:
+        result['vips_after'] = before['vips_held']
+        result['msg'] = check_mode_msg(state, path, changed)
+        return result
+
+    if changed:
+        try:
+            if state == 'drained':
+                atomic_write(path, to_bytes(down_file_text(params.get('reason'))), DOWN_FILE_MODE)
+            else:
+                remove(path)
+            result['changed_at'] = round(time.time(), 3)
+        except OSError as exc:
+            result.update(failed=True, changed=False, msg='cannot %s %s: %s' % (verb(state), path, exc))
+            return result
+
+    if not params.get('wait', True):
+        result['vips_after'] = _held_now(probe, before) or []
+        result['msg'] = 'done, not waiting'
+        return result
+
+    full, check, goal = wait_plan(state, before['vips_held'], params.get('wait_for_state'))
+    met, elapsed, status, seen = wait_until(
+        probe.status if full else probe.vip_status, check, params['timeout'], params.get('poll_interval', 1.0),
+        clock=probe.clock, sleep=probe.sleep)
+    result['elapsed'] = elapsed
+    result['last_seen'] = seen
+    result['vips_after'] = (status or {}).get('vips_held') if full else _held_now(probe, before, status)
+    if not met:
+        result['failed'] = True
+        result['msg'] = timed_out(elapsed, goal, seen)
+        return result
+    result['met_at'] = round(time.time(), 3)
+    result['msg'] = done_msg(state, changed, path, seen, elapsed)
+    return result
+
+
+def run(module):
+    """Do what the keepalived_maintenance module's parameters ask; return the result dict or fail."""
+    result = run_maintenance(probe_for(module), module.params, check_mode=module.check_mode)
+    if result.pop('failed', False):
+        module.fail_json(**result)
+    return result
