@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Run `ansible-test sanity` and `ansible-test units` for the collection.
+# Run `ansible-test sanity` for the collection (and, on request only,
+# `ansible-test units`).
 #
 # ansible-test only works on a collection that sits at
 # .../ansible_collections/failover/keepalived, so the working tree (tracked
 # and untracked files that are not ignored; .venv is ignored) is copied into
 # such a tree in a temporary directory first.
 #
-#   .ci/sanity.sh                      sanity, then units
+#   .ci/sanity.sh                      sanity
 #   .ci/sanity.sh sanity|units [ARGS]  one of them; ARGS go to ansible-test
 #                                      (e.g. --test pylint, or unit test paths)
 #   KEEP=1 .ci/sanity.sh               keep the temporary tree (path is printed)
+#
+# The unit tests run once per CI run, by pytest: tests/all.sh's pytest session
+# collects tests/unit (testpaths in pytest.ini), where every case is a line of
+# pytest's summary, with the .venv's pinned ansible-core. CI calls this script
+# through tests/lint/test_sanity.py for sanity alone, which pytest cannot do;
+# `ansible-test units` would only run the same tests a second time, minutes
+# longer, in its own virtual environments, as one pass/fail line. The units
+# mode stays for checking by hand that the tests also pass under ansible-test
+# (tests/unit/plugins/conftest.py supports both).
 #
 # Tools come from the repository's .venv (ansible-core pinned in
 # .ci/requirements.txt). Sanity and unit-test requirements are installed by
@@ -20,17 +30,13 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON_VERSION="${PYTHON_VERSION:-3.11}"
-WHAT="${1:-all}"
+WHAT="${1:-sanity}"
 case "$WHAT" in
-  all|sanity|units) ;;
-  *) echo "usage: $0 [all|sanity|units] [ansible-test arguments]" >&2; exit 2 ;;
+  sanity|units) ;;
+  *) echo "usage: $0 [sanity|units] [ansible-test arguments]" >&2; exit 2 ;;
 esac
 shift || true
 EXTRA=("$@")
-if [[ "$WHAT" == all && ${#EXTRA[@]} -gt 0 ]]; then
-  echo "extra arguments need 'sanity' or 'units' first" >&2
-  exit 2
-fi
 
 if [[ -x "$REPO/.venv/bin/ansible-test" ]]; then
   export PATH="$REPO/.venv/bin:$PATH"
@@ -102,7 +108,7 @@ common=(--venv --python "$PYTHON_VERSION" --requirements --color no)
 rc=0
 start=$SECONDS
 
-if [[ "$WHAT" != units ]]; then
+if [[ "$WHAT" == sanity ]]; then
   # Skipped on purpose (not through ignore files):
   # - pslint needs PowerShell, which is not installed here and which
   #   ansible-test cannot install; the collection has no PowerShell code.
@@ -117,7 +123,7 @@ if [[ "$WHAT" != units ]]; then
   ansible-test sanity "${common[@]}" "${skip[@]}" ${EXTRA[@]+"${EXTRA[@]}"} || rc=1
 fi
 
-if [[ "$WHAT" != sanity ]]; then
+if [[ "$WHAT" == units ]]; then
   echo "== ansible-test units (python $PYTHON_VERSION)"
   rm -rf tests/output/junit
   ansible-test units "${common[@]}" ${EXTRA[@]+"${EXTRA[@]}"} || rc=1

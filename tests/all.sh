@@ -2,7 +2,11 @@
 # Every test: set-up on a fresh machine (lab/setup.sh), then one pytest run
 # over lint and static checks, unit tests against real services, ansible-test
 # sanity, and the Molecule scenarios on Debian 12 and 13. pytest's summary is
-# the closing line. Extra arguments go to pytest, e.g. `-m "not molecule"`.
+# the closing line. Extra arguments go to pytest. Markers (pytest.ini) say
+# what a test starts: `molecule` (a Molecule scenario), `containers` (its own
+# containers outside Molecule: the lab check test, the benchmark), `sanity`
+# (ansible-test sanity); e.g. `-m "not molecule and not containers"` runs
+# everything that needs no container.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

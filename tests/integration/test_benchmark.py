@@ -18,7 +18,7 @@ import pytest
 TOP = Path(__file__).resolve().parents[2]
 
 pytestmark = [
-    pytest.mark.molecule,
+    pytest.mark.containers,
     pytest.mark.skipif(os.environ.get("FK_BENCHMARK") == "0", reason="FK_BENCHMARK=0"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the benchmark runs containers as root"),
 ]
