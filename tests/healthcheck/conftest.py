@@ -34,8 +34,8 @@ from hc_support import (
     Server,
     free_port,
     has_ipv6_loopback,
-    load_program,
     need_binary,
+    program_module,
     replica_running,
     run_program,
     wait_for,
@@ -44,8 +44,8 @@ from hc_support import (
 
 @pytest.fixture(scope="session")
 def kc():
-    """The program imported as a module (nothing runs at import time)."""
-    return load_program()
+    """The program imported as a package (nothing runs at import time); kc.main(argv) runs it."""
+    return program_module()
 
 
 @pytest.fixture

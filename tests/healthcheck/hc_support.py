@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -21,14 +22,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from importlib.machinery import SourceFileLoader
-from importlib.util import module_from_spec, spec_from_loader
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived_check.py"
+# The directory that holds the package, as healthcheck_lib_dir does on a host.
+LIB_DIR = REPO / "roles" / "healthcheck" / "files"
+PACKAGE = LIB_DIR / "keepalived_check"
 LAUNCHER_TEMPLATE = REPO / "roles" / "healthcheck" / "templates" / "keepalived-check.j2"
 
 
@@ -41,16 +43,33 @@ def render_launcher(python, lib_dir):
     return text
 
 
+def launcher_code(lib_dir):
+    """The Python code (-c) that the launcher runs, for lib_dir."""
+    exec_line = next(line for line in render_launcher("python3", lib_dir).splitlines() if line.startswith("exec "))
+    words = shlex.split(exec_line)
+    assert words[2:4] == ["-I", "-c"], exec_line
+    return words[4]
+
+
+# The launcher's code for the lib dir of this checkout: tests start the program as a host does.
+BOOT = launcher_code(str(LIB_DIR))
+
+
 # ------------------------------------------------------------------------------------------
 # The program
 # ------------------------------------------------------------------------------------------
 
 
-def load_program():
-    loader = SourceFileLoader("keepalived_check", str(PROGRAM))
-    module = module_from_spec(spec_from_loader("keepalived_check", loader))
-    loader.exec_module(module)
-    return module
+def program_module(name=""):
+    """The package (or one of its modules, e.g. "checks.process") imported from this checkout."""
+    if str(LIB_DIR) not in sys.path:
+        sys.path.insert(0, str(LIB_DIR))
+    return import_module("keepalived_check" + ("." + name if name else ""))
+
+
+def program_argv(python=None):
+    """The command that starts the program as its own process (with the given interpreter, default this one)."""
+    return [python or sys.executable, "-I", "-c", BOOT]
 
 
 @dataclass
@@ -67,7 +86,7 @@ class Result:
 
 def run_program(*argv, python=None, env=None, timeout=60):
     """Run the program as its own process (with the given interpreter, default this one)."""
-    cmd = [python or sys.executable, str(PROGRAM)] + [str(a) for a in argv]
+    cmd = program_argv(python) + [str(a) for a in argv]
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)

@@ -6,23 +6,32 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
 
 import pytest
+import yaml
 
-from hc_support import PROGRAM, interpreters, load_program, render_launcher
+from hc_support import BOOT, LIB_DIR, PACKAGE, interpreters, program_argv, program_module, render_launcher
+
+cli = program_module("cli")
+combine = program_module("checks.combine")
 
 CHECK_NAMES = ["file", "process", "systemd", "http", "tcp", "mysql", "mysql-replication", "haproxy",
                "apiserver", "all", "any"]
 
 
+def package_files():
+    """The package's source files, relative to the lib dir: what the role installs."""
+    return sorted(str(p.relative_to(LIB_DIR)) for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
 def test_installed_layout_runs_from_byte_code(tmp_path):
-    """The role's layout: the module compiled in a lib dir, started by the rendered sh launcher."""
+    """The role's layout: the package compiled in a lib dir, started by the rendered sh launcher."""
     lib = tmp_path / "lib"
-    lib.mkdir()
-    (lib / "keepalived_check.py").write_text(PROGRAM.read_text())
+    shutil.copytree(PACKAGE, lib / "keepalived_check", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(lib)], check=True)
     launcher = tmp_path / "keepalived-check"
     launcher.write_text(render_launcher(sys.executable, str(lib)))
@@ -35,19 +44,40 @@ def test_installed_layout_runs_from_byte_code(tmp_path):
     assert bad.returncode == 1 and bad.stderr.startswith("keepalived-check file:"), bad.stderr
     usage = subprocess.run([str(launcher), "--help"], capture_output=True, text=True, check=False)
     assert usage.returncode == 0 and usage.stdout.startswith("usage: keepalived-check"), usage.stdout
-    assert list((lib / "__pycache__").glob("keepalived_check.*.pyc"))
-    assert not PROGRAM.read_text().startswith("#!") and not PROGRAM.stat().st_mode & stat.S_IXUSR
+    for name in package_files():
+        source = lib / name
+        assert list((source.parent / "__pycache__").glob(source.stem + ".*.pyc")), name
+        assert not source.read_text().startswith("#!") and not source.stat().st_mode & stat.S_IXUSR, name
+
+
+def test_the_role_installs_every_file_of_the_package():
+    # The role installs what its globs find (vars/main.yml); a file they miss would be left out on the hosts.
+    role_vars = yaml.safe_load((LIB_DIR.parent / "vars" / "main.yml").read_text())
+    globs = role_vars["__healthcheck_program_globs"]
+    assert package_files() == sorted(str(p.relative_to(LIB_DIR)) for pattern in globs for p in LIB_DIR.glob(pattern))
+    assert sorted(p.name for p in LIB_DIR.iterdir() if p.name != "__pycache__") == ["keepalived_check"]
+
+
+def test_runs_as_a_module(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(LIB_DIR)}
+    ok = subprocess.run([sys.executable, "-m", "keepalived_check", "file", "--path", str(tmp_path / "absent")],
+                        capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    usage = subprocess.run([sys.executable, "-m", "keepalived_check", "--help"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, check=False)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: keepalived-check"), usage.stdout + usage.stderr
 
 
 def test_import_has_no_side_effects(tmp_path):
-    # Loading the file must not parse sys.argv, print, or create state directories.
-    code = ("import sys; sys.argv = ['x', 'bogus']; "
-            f"from importlib.machinery import SourceFileLoader; SourceFileLoader('kc', {str(PROGRAM)!r}).load_module(); "
-            "print('imported')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
-    assert proc.returncode == 0
+    # Importing any module of the package must not parse sys.argv, print, or create state directories.
+    modules = [name.removesuffix(".py").replace("/", ".").removesuffix(".__init__") for name in package_files()]
+    code = (f"import sys; sys.argv = ['x', 'bogus']; sys.path.insert(0, {str(LIB_DIR)!r}); import importlib; "
+            f"[importlib.import_module(m) for m in {modules!r}]; print('imported')")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "imported\n"
     assert proc.stderr == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_lists_every_check(run_check):
@@ -87,6 +117,14 @@ def test_each_check_has_help(run_check, name):
     ["--remediate-command", "true", "--remediate-settle", "5", "--timeout", "2", "file"],
     ["--remediate-command", "true", "--remediate-unit", "x.service", "file"],
     ["--remediate-unit", "-x", "--timeout", "9", "file"],
+    ["--remediate-command", "'unbalanced", "file"],
+    ["--remediate-command", "", "file"],
+    ["--state-dir", "relative/dir", "file"],
+    ["file", "--path", "relative/down"],            # paths are absolute (keepalived runs checks in /)
+    ["process", "--min", "2", "--name", "x"],       # no abbreviated option names
+    ["process", "--name", "x", "--min-count", "nan"],
+    ["all", "--check", "file --help"],              # help inside --check is no check
+    ["all", "--check", "process"],                  # the sub-check's own rules apply
 ])
 def test_usage_errors_exit_2(run_check, argv):
     result = run_check(*argv)
@@ -117,8 +155,8 @@ def test_verbose_reports_on_stdout_only(tmp_path, run_cli):
     assert result.err == ""
 
 
-def test_file_check_default_path_is_the_maintenance_switch(kc):
-    opts = kc.build_parser().parse_args(["file"])
+def test_file_check_default_path_is_the_maintenance_switch():
+    opts = cli.parse_command_line(["file"])
     assert opts.path == "/etc/keepalived/down"
 
 
@@ -134,7 +172,7 @@ def test_file_check_unreadable_directory_is_unhealthy_when_not_root(tmp_path, ru
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o700)
     code = (f"import os; os.setgid(65534); os.setuid(65534); "
-            f"os.execv('/usr/bin/python3', ['/usr/bin/python3', {str(PROGRAM)!r}, 'file', '--path', "
+            f"os.execv('/usr/bin/python3', {program_argv('/usr/bin/python3')!r} + ['file', '--path', "
             f"{str(locked / 'down')!r}])")
     tmp_path.chmod(0o755)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -171,11 +209,10 @@ def args_from_dict(args):
     ("tcp", {"host": "::1", "port": 5432}),
     ("any", {"check": ["file --path /x", "tcp:port=1"]}),
 ])
-def test_inventory_dict_maps_onto_options(kc, check, args):
-    opts = kc.build_parser().parse_args([check] + args_from_dict(args))
+def test_inventory_dict_maps_onto_options(check, args):
+    opts = cli.parse_command_line([check] + args_from_dict(args))
     for key, value in args.items():
-        attr = "checks" if key == "check" else key
-        got = getattr(opts, attr)
+        got = getattr(opts, key)
         if isinstance(value, list):
             assert [str(v) for v in got] == [str(v) for v in value]
         elif value is True:
@@ -196,11 +233,12 @@ def test_inventory_dict_maps_onto_options(kc, check, args):
     ("http:url=http://127.0.0.1:8080/a?b=1,expect-status=200,expect-status=204,insecure",
      ["http", "--url", "http://127.0.0.1:8080/a?b=1", "--expect-status", "200", "--expect-status", "204", "--insecure"]),
     ("tcp:host=::1,port=80", ["tcp", "--host", "::1", "--port", "80"]),
+    ("systemd:unit=-.mount", ["systemd", "--unit=-.mount"]),
     ("http --url 'http://127.0.0.1/a b'", ["http", "--url", "http://127.0.0.1/a b"]),
     ("file:path=/tmp/a b", ["file:path=/tmp/a", "b"]),   # whitespace: not the compact form
 ])
-def test_split_check_spec(kc, spec, argv):
-    assert kc.split_check_spec(spec) == argv
+def test_split_check_spec(spec, argv):
+    assert combine.split_check_spec(spec) == argv
 
 
 def test_all_passes_when_every_check_passes(tmp_path, run_check, processes):
@@ -256,7 +294,6 @@ def test_runs_on_python(version, tmp_path, http_server):
     if python is None:
         pytest.skip(f"no Python {version} interpreter on this host")
     down = tmp_path / "down"
-    assert load_program  # the same file is imported by the in-process tests
     from hc_support import run_program
     assert run_program("file", "--path", down, python=python).rc == 0
     assert run_program("http", "--url", http_server.url("/ok"), python=python).rc == 0
@@ -266,11 +303,17 @@ def test_runs_on_python(version, tmp_path, http_server):
     assert run_program("--help", python=python).rc == 0
 
 
-def test_startup_imports_stay_small(tmp_path):
-    # keepalived may run the program every second: the file check must not pull in ssl, http or json.
-    code = ("import sys; from importlib.machinery import SourceFileLoader; "
-            f"m = SourceFileLoader('kc', {str(PROGRAM)!r}).load_module(); "
-            f"rc = m.main(['file', '--path', {str(tmp_path / 'absent')!r}]); "
-            "print(rc, sorted(n for n in ('ssl', 'http.client', 'json', 'subprocess', 'socket') if n in sys.modules))")
+@pytest.mark.parametrize("argv, loaded", [
+    (["file", "--path", "/nonexistent/down"], ["checks", "checks.file", "cli", "core"]),
+    (["all", "--check", "file --path /nonexistent/down", "--check", "file:path=/nonexistent/other"],
+     ["checks", "checks.combine", "checks.file", "cli", "core"]),
+])
+def test_startup_imports_stay_small(argv, loaded):
+    # keepalived may run the program every second: a check imports its own module only, and the file
+    # check does not pull in ssl, http, json or subprocess.
+    heavy = ("ssl", "http.client", "json", "subprocess", "socket")
+    code = (BOOT.replace("sys.exit(main())", f"rc = main({argv!r}); ") +
+            f"print(rc, sorted(n for n in {heavy!r} if n in sys.modules), "
+            "sorted(n.partition('.')[2] for n in sys.modules if n.startswith('keepalived_check.')))")
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False)
-    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+    assert proc.stdout.strip() == f"0 [] {loaded!r}", proc.stdout + proc.stderr

@@ -12,7 +12,10 @@ import sys
 
 import pytest
 
-from hc_support import proc_state, wait_for
+from hc_support import proc_state, program_module, wait_for
+
+haproxy_check = program_module("checks.haproxy")
+core = program_module("core")
 
 
 def test_haproxy_process(haproxy, run_check):
@@ -107,10 +110,10 @@ def test_haproxy_pidfile_of_another_program(processes, tmp_path, run_check):
      {("fe", "FRONTEND"): "OPEN", ("be", "web1"): "UP", ("be", "BACKEND"): "UP"}),
     ("# pxname,svname,status\nbe,s1,UP 1/2\n", {("be", "s1"): "UP 1/2"}),
 ])
-def test_parse_haproxy_stat(kc, text, expected):
-    assert kc.parse_haproxy_stat(text) == expected
+def test_parse_haproxy_stat(text, expected):
+    assert haproxy_check.parse_haproxy_stat(text) == expected
 
 
-def test_parse_haproxy_stat_rejects_other_answers(kc):
-    with pytest.raises(kc.Unhealthy):
-        kc.parse_haproxy_stat("Permission denied\n")
+def test_parse_haproxy_stat_rejects_other_answers():
+    with pytest.raises(core.Unhealthy):
+        haproxy_check.parse_haproxy_stat("Permission denied\n")

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from hc_support import PROGRAM, render_launcher
+from hc_support import PACKAGE, render_launcher
+
+pytestmark = pytest.mark.containers
 
 TOP = Path(__file__).resolve().parents[2]
 PODMAN = ["podman", "--runtime=runc"]
@@ -103,13 +105,14 @@ def lab(request):
         booted = subprocess.run(["bash", str(TOP / "lab" / "wait-booted.sh"), "--timeout", "120", name],
                                 capture_output=True, text=True, check=False)
         assert booted.returncode == 0, booted.stderr
-        # The layout the healthcheck role installs: compiled module plus sh launcher.
+        # The layout the healthcheck role installs: the compiled package plus sh launcher.
         lab.sh("mkdir -p /usr/local/lib/keepalived-check")
-        podman("cp", str(PROGRAM), f"{name}:/usr/local/lib/keepalived-check/keepalived_check.py")
+        podman("cp", str(PACKAGE), f"{name}:/usr/local/lib/keepalived-check/keepalived_check")
         lab.sh("cat > /usr/local/bin/keepalived-check <<'EOF'\n%sEOF\n"
                % render_launcher("/usr/bin/python3", "/usr/local/lib/keepalived-check"))
-        lab.sh("chown -R root:root /usr/local/lib/keepalived-check /usr/local/bin/keepalived-check"
-               " && chmod 0644 /usr/local/lib/keepalived-check/keepalived_check.py"
+        lab.sh("cd /usr/local/lib/keepalived-check && find . -name __pycache__ -prune -exec rm -rf {} +"
+               " && chown -R root:root . /usr/local/bin/keepalived-check"
+               " && find . -type d -exec chmod 0755 {} + && find . -type f -exec chmod 0644 {} +"
                " && chmod 0755 /usr/local/bin/keepalived-check"
                " && python3 -m compileall -q /usr/local/lib/keepalived-check")
         lab.sh("ip link add hc0 type veth peer name hc1 && ip link set hc0 down && ip link set hc1 down")

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from hc_support import CHECK_PASSWORD, PROGRAM, free_port, pids_with_cmdline, replica_running, wait_for
+from hc_support import BOOT, CHECK_PASSWORD, free_port, pids_with_cmdline, program_module, replica_running, wait_for
+
+mysql = program_module("checks.mysql")
 
 # --- mysql -----------------------------------------------------------------------------------------
 
@@ -51,19 +53,19 @@ def test_mysql_missing_option_file(tmp_path, run_check):
     assert result.reason == f"keepalived-check mysql: cannot read option file {tmp_path / 'none.cnf'}: no such file or directory"
 
 
+# The launcher's code with an audit hook in front, and the result printed instead of exited with.
 AUDIT_POPEN = """
 import json, sys
-from importlib.machinery import SourceFileLoader
 seen = []
 sys.addaudithook(lambda event, args: seen.append([str(a) for a in args[1]]) if event == "subprocess.Popen" else None)
-rc = SourceFileLoader("kc", sys.argv[1]).load_module().main(sys.argv[2:])
+""" + BOOT.replace("sys.exit(main())", "rc = main()") + """
 print(json.dumps({"rc": rc, "argv": seen}))
 """
 
 
 def test_mysql_password_never_on_a_command_line(mariadb_pair, tmp_path):
     defaults = mariadb_pair.primary.option_file(tmp_path / "my.cnf")
-    proc = subprocess.run([sys.executable, "-c", AUDIT_POPEN, str(PROGRAM), "mysql", "--defaults-file", defaults],
+    proc = subprocess.run([sys.executable, "-I", "-c", AUDIT_POPEN, "mysql", "--defaults-file", defaults],
                           capture_output=True, text=True, timeout=30, check=False)
     report = json.loads(proc.stdout)
     assert report["rc"] == 0
@@ -204,14 +206,14 @@ MYSQL8 = {"Replica_IO_Running": "Yes", "Replica_SQL_Running": "Yes", "Seconds_Be
      "IO thread is not running; SQL thread is not running (Duplicate entry '1')"),
     ({}, None, "IO thread is not running; SQL thread is not running"),
 ])
-def test_evaluate_replication(kc, row, max_lag, reason):
-    assert kc.evaluate_replication(row, max_lag) == reason
+def test_evaluate_replication(row, max_lag, reason):
+    assert mysql.evaluate_replication(row, max_lag) == reason
 
 
-def test_parse_batch(kc):
+def test_parse_batch():
     text = "Slave_IO_State\tSlave_IO_Running\tSeconds_Behind_Master\nWaiting\tYes\tNULL\n"
-    assert kc.parse_batch(text) == [{"Slave_IO_State": "Waiting", "Slave_IO_Running": "Yes", "Seconds_Behind_Master": "NULL"}]
-    assert kc.parse_batch("") == []
+    assert mysql.parse_batch(text) == [{"Slave_IO_State": "Waiting", "Slave_IO_Running": "Yes", "Seconds_Behind_Master": "NULL"}]
+    assert mysql.parse_batch("") == []
 
 
 def test_replication_timing_is_reasonable(replica, run_cli):

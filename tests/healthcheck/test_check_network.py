@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from hc_support import PROGRAM, free_port
+from hc_support import BOOT, free_port
 
 # --- http ------------------------------------------------------------------------------------------
 
@@ -201,9 +201,9 @@ def test_apiserver_down(run_check):
     assert result.reason == f"keepalived-check apiserver: GET https://localhost:{port}/livez: connection refused"
 
 
+# The launcher's code with an audit hook in front, and the result printed instead of exited with.
 AUDIT = """
 import json, sys
-from importlib.machinery import SourceFileLoader
 events = []
 def hook(event, args):
     if event == "socket.getaddrinfo":
@@ -212,8 +212,7 @@ def hook(event, args):
         address = args[1]
         events.append(["connect", address if isinstance(address, str) else str(address[0])])
 sys.addaudithook(hook)
-module = SourceFileLoader("kc", sys.argv[1]).load_module()
-rc = module.main(sys.argv[2:])
+""" + BOOT.replace("sys.exit(main())", "rc = main()") + """
 print(json.dumps({"rc": rc, "events": events}))
 """
 
@@ -227,7 +226,7 @@ def test_apiserver_only_ever_contacts_localhost(apiserver, path, rc):
     """
     import ipaddress
 
-    proc = subprocess.run([sys.executable, "-c", AUDIT, str(PROGRAM), "apiserver", "--port", str(apiserver.port),
+    proc = subprocess.run([sys.executable, "-I", "-c", AUDIT, "apiserver", "--port", str(apiserver.port),
                            "--path", path], capture_output=True, text=True, timeout=30, check=False)
     report = json.loads(proc.stdout)
     assert report["rc"] == rc

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from hc_support import NAMED_SLEEPER, proc_state, wait_for
+from hc_support import NAMED_SLEEPER, proc_state, program_argv, program_module, wait_for
+
+process = program_module("checks.process")
 
 
 def test_live_process_by_name(processes, run_check):
@@ -85,8 +88,8 @@ def test_cmdline_never_matches_the_check_itself(run_cli):
     result = run_cli("process", "--cmdline", "hc-only-in-my-own-argv-0815")
     assert result.rc == 1
     # ... nor a shell wrapper that carries it (keepalived may run scripts through one).
-    proc = subprocess.run(["/bin/sh", "-c", f"{sys.executable} {Path(__file__).parents[2]}/roles/healthcheck/files/keepalived_check.py "
-                           "process --cmdline hc-only-in-my-own-argv-0816; exit $?"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(["/bin/sh", "-c", f"{shlex.join(program_argv())} process --cmdline hc-only-in-my-own-argv-0816; exit $?"],
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 1, proc.stderr
 
 
@@ -146,8 +149,8 @@ def test_long_names_match_like_killall(tmp_path, run_check):
     (b"99 (a b) c)) Z 42 99 99 0", ("a b) c)", "Z", 42)),
     (b"7 (x) t 3 7 7 0", ("x", "t", 3)),
 ])
-def test_parse_proc_stat(kc, data, expected):
-    assert kc.parse_proc_stat(data) == expected
+def test_parse_proc_stat(data, expected):
+    assert process.parse_proc_stat(data) == expected
 
 
 # --- systemd -------------------------------------------------------------------------------------

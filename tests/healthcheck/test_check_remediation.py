@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from hc_support import PROGRAM, free_port, pids_with_cmdline, wait_for
+from hc_support import free_port, pids_with_cmdline, program_argv, program_module, wait_for
+
+remediation = program_module("remediation")
 
 SERVICE = r'''
 """A tiny TCP service. With --daemon it starts itself in the background and returns once it listens."""
@@ -218,8 +220,33 @@ def test_failing_remediation(tmp_path, run_check, command, reason):
     (None, "/usr/sbin/service haproxy restart", 1000, ["/usr/sbin/service", "haproxy", "restart"]),
     (None, "sh -c 'a b'", 0, ["sh", "-c", "a b"]),
 ])
-def test_remediation_argv(kc, unit, command, euid, argv):
-    assert kc.remediation_argv(unit, command, euid) == argv
+def test_remediation_argv(unit, command, euid, argv):
+    assert remediation.remediation_argv(unit, command, euid) == argv
+
+
+@pytest.mark.parametrize("remediate_state, state_dir, expected", [
+    ("/x/state.json", None, "/x/state.json"),
+    ("/x/state.json", "/run/hc", "/x/state.json"),
+    (None, "/run/hc", "/run/hc/remediation.json"),
+])
+def test_state_file(remediate_state, state_dir, expected):
+    assert remediation.state_file(remediate_state, state_dir) == expected
+
+
+def test_state_dir_holds_the_rate_limit(tmp_path, run_cli):
+    down = tmp_path / "down"
+    down.touch()
+    state_dir = tmp_path / "state"
+    argv = ["--timeout", "3", "--remediate-command", "true", "--remediate-settle", "0", "--remediate-max", "1",
+            "--state-dir", state_dir, "file", "--path", down]
+    assert "still failing after remediation" in run_cli(*argv).reason
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert len(read_state(state_dir / "remediation.json")["restarts"]["command:true"]) == 1
+    assert "remediation limit reached" in run_cli(*argv).reason
+    # --remediate-state wins over --state-dir.
+    other = tmp_path / "other.json"
+    assert "still failing after remediation" in run_cli(*argv[:-3], "--remediate-state", other, *argv[-3:]).reason
+    assert len(read_state(other)["restarts"]["command:true"]) == 1
 
 
 @pytest.fixture
@@ -238,8 +265,8 @@ def test_default_state_file_for_an_unprivileged_user(shared_tmp):
     down = tmp_path / "down"
     down.touch()
     code = ("import os, sys; os.setgid(65534); os.setuid(65534); "
-            f"os.execv('/usr/bin/python3', ['/usr/bin/python3', {str(PROGRAM)!r}, '--timeout', '3', '--remediate-command', 'true', "
-            f"'--remediate-settle', '0', 'file', '--path', {str(down)!r}])")
+            f"os.execv('/usr/bin/python3', {program_argv('/usr/bin/python3')!r} + ['--timeout', '3', '--remediate-command', "
+            f"'true', '--remediate-settle', '0', 'file', '--path', {str(down)!r}])")
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 1 and "still failing after remediation" in proc.stderr, proc.stderr
@@ -308,7 +335,7 @@ def test_syslog_gets_the_reason(tmp_path):
     receiver.settimeout(5)
     port = free_port()
     script = (f"mount -t tmpfs hc-dev /dev && : > /dev/log && mount --bind {shlex.quote(str(log_socket))} /dev/log && "
-              f"exec /usr/bin/python3 {shlex.quote(str(PROGRAM))} --syslog tcp --port {port}")
+              f"exec {shlex.join(program_argv('/usr/bin/python3'))} --syslog tcp --port {port}")
     proc = subprocess.run([unshare, "--mount", "--propagation", "private", "sh", "-c", script],
                           capture_output=True, text=True, timeout=30, check=False)
     if "mount" in proc.stderr and proc.returncode != 1:

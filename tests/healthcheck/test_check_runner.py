@@ -14,13 +14,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from hc_support import PROGRAM, Server, wait_for
+from hc_support import Server, program_argv, program_module, wait_for
+
+file_check = program_module("checks.file")
+runner_module = program_module("runner")
 
 
 def write_config(tmp_path, checks):
@@ -46,7 +48,7 @@ def wait_text(path, text, timeout=5.0):
 
 class Runner:
     def __init__(self, config, env=None):
-        self.proc = subprocess.Popen([sys.executable, str(PROGRAM), "runner", "--config", str(config)],
+        self.proc = subprocess.Popen(program_argv() + ["runner", "--config", str(config)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, **(env or {})})
 
@@ -96,17 +98,17 @@ def test_down_file_is_reflected_within_two_intervals(tmp_path, start_runner):
     assert rc == 0 and "check_down: failed: maintenance file" in err, err
 
 
-def test_files_say_failed_until_the_first_verdict_and_are_replaced_atomically(tmp_path, kc):
+def test_files_say_failed_until_the_first_verdict_and_are_replaced_atomically(tmp_path):
     track = tmp_path / "track"
     track.mkdir()
     path = track / "check_x"
     before = os.stat(track).st_ino
-    kc.write_track_file(str(path), False)
+    runner_module.write_track_file(str(path), False)
     inode = path.stat().st_ino
-    kc.write_track_file(str(path), True)
+    runner_module.write_track_file(str(path), True)
     assert path.read_text() == "0\n" and path.stat().st_ino != inode  # a new file renamed over the old one
     assert sorted(os.listdir(track)) == ["check_x"] and os.stat(track).st_ino == before
-    check = kc.RunnerCheck("check_x", None, 1, 1, 1, 1, str(path))
+    check = runner_module.RunnerCheck("check_x", None, 1, 1, 1, 1, str(path))
     assert check.wanted_text() == "1\n"
 
 
@@ -159,10 +161,10 @@ def test_a_hung_check_counts_as_failed_and_does_not_block_the_others(tmp_path, s
     assert "check_hangs: failed: still running after" in err, err
 
 
-def test_fall_and_rise_count_consecutive_results(tmp_path, kc):
+def test_fall_and_rise_count_consecutive_results(tmp_path):
     path = tmp_path / "check"
     logged = []
-    check = kc.RunnerCheck("check", None, 1, 1, 3, 2, str(path))
+    check = runner_module.RunnerCheck("check", None, 1, 1, 3, 2, str(path))
     seen = []
     for ok in [True, False, False, True, False, False, False, False, True, False, True, True, True, False]:
         check.record(ok, "bad", logged.append)
@@ -237,15 +239,15 @@ def test_systemd_notifications(tmp_path, start_runner):
     sock.close()
 
 
-def test_a_dead_worker_stops_the_watchdog_and_the_runner(tmp_path, kc, monkeypatch):
+def test_a_dead_worker_stops_the_watchdog_and_the_runner(tmp_path, monkeypatch):
     class Dies(BaseException):
         pass
 
     def die(opts, budget):
         raise Dies()
 
-    monkeypatch.setitem(kc.CHECKS, "file", die)
-    _track_dir, checks = kc.load_runner_config(str(write_config(tmp_path, [down_check(tmp_path / "down")])[0]))
+    monkeypatch.setattr(file_check, "check_file", die)
+    _track_dir, checks = runner_module.load_runner_config(str(write_config(tmp_path, [down_check(tmp_path / "down")])[0]))
     (tmp_path / "track").mkdir()
     notes = []
 
@@ -258,7 +260,7 @@ def test_a_dead_worker_stops_the_watchdog_and_the_runner(tmp_path, kc, monkeypat
     logged = []
     threading.excepthook, saved = (lambda args: None), threading.excepthook
     try:
-        status = kc.runner_loop(checks, Recorder(), threading.Event(), logged.append)
+        status = runner_module.runner_loop(checks, Recorder(), threading.Event(), logged.append)
     finally:
         threading.excepthook = saved
     assert status == 1
@@ -270,6 +272,8 @@ def test_a_dead_worker_stops_the_watchdog_and_the_runner(tmp_path, kc, monkeypat
     ([{"name": "a/b", "argv": ["file"]}], "name must be unique"),
     ([{"name": "a", "argv": ["nosuch"]}], "argv must start with a check name"),
     ([{"name": "a", "argv": ["file", "--timeout", "1"]}], "no global options"),
+    ([{"name": "a", "argv": ["file", "--state-dir=/x"]}], "no global options"),
+    ([{"name": "a", "argv": ["file", "--path", "relative"]}], "must be an absolute path"),
     ([{"name": "a", "argv": ["http"]}], "bad check arguments"),
     ([{"name": "a", "argv": ["file"], "interval": 0}], "interval must be a number >= 0.01"),
     ([{"name": "a", "argv": ["file"], "fall": 1.5}], "fall must be a whole number"),

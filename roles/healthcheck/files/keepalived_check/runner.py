@@ -1,0 +1,307 @@
+# Copyright: Contributors to the failover.keepalived collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runner: one resident process runs many checks in-process and reports each through a track file
+that keepalived watches (vrrp_track_file); "0" healthy, "1" failed."""
+
+import os
+import signal
+import sys
+import time
+
+from .checks import MODULES, function
+from .core import HEALTHY, PROG, UNHEALTHY, USAGE, Budget, Unhealthy, UsageError, one_line, os_error_text
+
+RUNNER_FAILED = "1\n"
+RUNNER_HEALTHY = "0\n"
+# How often the runner re-reads its track files and rewrites one that differs from its verdict.
+RUNNER_REASSERT = 1.0
+# The check's own budget is this share of its timeout, so it reports before the runner counts it as hung.
+CHECK_SHARE = 0.8
+
+
+class RunnerCheck:
+    """One configured check: its parsed options, schedule, fall/rise counters and track file.
+
+    The worker thread runs the check; the main loop counts a run that is still going past its
+    timeout as failed. Verdicts change under the lock, and the track file is written on a change.
+    """
+
+    def __init__(self, name, opts, interval, timeout, fall, rise, path):
+        import threading
+
+        self.name = name
+        self.opts = opts
+        self.interval = interval
+        self.timeout = timeout
+        self.fall = fall
+        self.rise = rise
+        self.path = path
+        self.lock = threading.Lock()
+        self.healthy = None  # no verdict yet: the track file says failed
+        self.fails = 0
+        self.passes = 0
+        self.run_started = None
+        self.overrun_penalties = 0
+        self.thread = None
+
+    def record(self, ok, reason, log):
+        """Count one result (caller holds the lock); write the track file when the verdict changes."""
+        if ok:
+            self.passes, self.fails = self.passes + 1, 0
+        else:
+            self.fails, self.passes = self.fails + 1, 0
+        if self.healthy is None:
+            verdict = ok  # the first result decides, as keepalived does for a script's first run
+        elif self.healthy and not ok and self.fails >= self.fall:
+            verdict = False
+        elif not self.healthy and ok and self.passes >= self.rise:
+            verdict = True
+        else:
+            return
+        if verdict == self.healthy:
+            return
+        self.healthy = verdict
+        write_track_file(self.path, verdict)
+        log(f"{self.name}: {'healthy' if verdict else 'failed: ' + reason}")
+
+    def wanted_text(self):
+        return RUNNER_HEALTHY if self.healthy else RUNNER_FAILED
+
+
+def write_track_file(path, healthy):
+    """Replace the track file atomically (temporary file in the same directory, then rename)."""
+    directory, base = os.path.split(path)
+    tmp = os.path.join(directory, f".{base}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, (RUNNER_HEALTHY if healthy else RUNNER_FAILED).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _number(item, key, default, low, where):
+    value = item.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+        raise UsageError(f"{where}: {key} must be a number >= {low:g}")
+    if key in ("fall", "rise") and not isinstance(value, int):
+        raise UsageError(f"{where}: {key} must be a whole number")
+    return value
+
+
+def load_runner_config(path):
+    """Read and check the runner's JSON file; return (track_dir, [RunnerCheck]). Raises UsageError."""
+    import json
+
+    from .cli import global_flags, parse_check_argv
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read runner config {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
+        raise UsageError(f"{path}: expected an object with track_dir and a list of checks")
+    track_dir = data.get("track_dir")
+    if not isinstance(track_dir, str) or not track_dir.startswith("/"):
+        raise UsageError(f"{path}: track_dir must be an absolute path")
+    flags = global_flags()
+    loaded = []
+    names = set()
+    for index, item in enumerate(data["checks"]):
+        where = f"{path}: checks[{index}]"
+        if not isinstance(item, dict):
+            raise UsageError(f"{where} is not an object")
+        name = item.get("name")
+        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or name in names:
+            raise UsageError(f"{where}: name must be unique, non-empty, without '/' and not start with '.'")
+        names.add(name)
+        where = f"{where} ({name})"
+        argv = item.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise UsageError(f"{where}: argv must be a list of strings such as [\"file\", \"--path\", \"/x\"]")
+        if argv[0] not in MODULES or any(a.partition("=")[0] in flags for a in argv):
+            raise UsageError(f"{where}: argv must start with a check name and carry no global options")
+        interval = _number(item, "interval", 1.0, 0.01, where)
+        timeout = _number(item, "timeout", interval, 0.01, where) if item.get("timeout") is not None else interval
+        fall = _number(item, "fall", 1, 1, where)
+        rise = _number(item, "rise", 1, 1, where)
+        try:
+            opts = parse_check_argv(argv)
+        except UsageError as exc:
+            raise UsageError(f"{where}: bad check arguments {argv}: {exc}") from None
+        loaded.append(RunnerCheck(name, opts, interval, timeout, fall, rise, os.path.join(track_dir, name)))
+    return track_dir, loaded
+
+
+class Notifier:
+    """sd_notify over $NOTIFY_SOCKET with the standard library; a no-op outside systemd."""
+
+    def __init__(self):
+        import socket
+
+        address = os.environ.get("NOTIFY_SOCKET")
+        self.sock = None
+        self.address = None
+        if address and address[0] in "/@":
+            self.address = "\0" + address[1:] if address[0] == "@" else address
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        pid = os.environ.get("WATCHDOG_PID", "")
+        enabled = usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid()))
+        # Ping at a third of the watchdog period, so one late wake-up does not miss it.
+        self.watchdog_every = int(usec) / 3e6 if enabled else None
+
+    def send(self, text):
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendto(text.encode(), self.address)
+        except OSError:
+            pass
+
+
+def _run_worker(check, stop, log):
+    """Run one check on its interval until stop is set; each run in-process, bounded by a Budget."""
+    next_due = time.monotonic()
+    while not stop.is_set():
+        delay = next_due - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            return
+        with check.lock:
+            started = check.run_started = time.monotonic()
+            check.overrun_penalties = 0
+        ok, reason = True, ""
+        try:
+            function(check.opts.check_name)(check.opts, Budget(check.timeout * CHECK_SHARE))
+        except Unhealthy as exc:
+            ok, reason = False, one_line(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a broken check is a failed check, not a dead worker
+            ok, reason = False, one_line(f"internal error: {type(exc).__name__}: {exc}")
+        ended = time.monotonic()
+        with check.lock:
+            check.run_started = None
+            if check.overrun_penalties:
+                pass  # already counted as failed by the main loop while it ran
+            elif ended - started > check.timeout:
+                check.record(False, f"took {ended - started:.3g}s, longer than its timeout of {check.timeout:g}s", log)
+            else:
+                check.record(ok, reason, log)
+        next_due = max(started + check.interval, ended)
+
+
+def runner_loop(checks, notifier, stop, log):
+    """Start a worker per check and supervise them until stop is set; return the exit status."""
+    import threading
+
+    for check in checks:
+        check.thread = threading.Thread(target=_run_worker, args=(check, stop, log), name=check.name, daemon=True)
+        check.thread.start()
+    ready = False
+    next_ping = next_reassert = time.monotonic()
+    tick = min([0.25] + [max(0.005, min(c.interval, c.timeout) / 4) for c in checks])
+    while not stop.is_set():
+        now = time.monotonic()
+        for check in checks:
+            with check.lock:
+                started = check.run_started
+                if started is not None and now - started > check.timeout * (1 + check.overrun_penalties):
+                    check.overrun_penalties += 1
+                    check.record(False, f"still running after {now - started:.3g}s (timeout {check.timeout:g}s)", log)
+        dead = [check.name for check in checks if not check.thread.is_alive()]
+        if dead and not stop.is_set():
+            log(f"worker of {', '.join(dead)} died; reporting every check as failed")
+            return UNHEALTHY
+        if not ready and all(check.healthy is not None for check in checks):
+            ready = True
+            notifier.send("READY=1\nSTATUS=checks running")
+        if notifier.watchdog_every is not None and now >= next_ping:
+            notifier.send("WATCHDOG=1")
+            next_ping = now + notifier.watchdog_every
+        if now >= next_reassert:
+            next_reassert = now + RUNNER_REASSERT
+            for check in checks:
+                with check.lock:
+                    reassert_track_file(check)
+        stop.wait(tick)
+    return HEALTHY
+
+
+def reassert_track_file(check):
+    """Rewrite a track file that something else changed or removed (caller holds the lock)."""
+    try:
+        with open(check.path, encoding="ascii", errors="replace") as handle:
+            text = handle.read(16)
+    except OSError:
+        text = None
+    if text != check.wanted_text():
+        write_track_file(check.path, bool(check.healthy))
+
+
+def fail_all(checks):
+    """Write "failed" to every track file; return how many could not be written."""
+    errors = 0
+    for check in checks:
+        try:
+            write_track_file(check.path, False)
+        except OSError as exc:
+            errors += 1
+            print(f"{PROG} runner: cannot write {check.path}: {os_error_text(exc)}", file=sys.stderr, flush=True)
+    return errors
+
+
+def runner_main(argv):
+    """keepalived-check runner --config FILE [--fail-all]."""
+    import argparse
+    import threading
+
+    from .cli import Formatter
+
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} runner", formatter_class=Formatter, allow_abbrev=False,
+        description="Run the configured checks in one resident process and write each verdict to a track file "
+                    "(0 healthy, 1 failed) for keepalived's vrrp_track_file.")
+    parser.add_argument("--config", required=True, metavar="FILE", help="JSON file with track_dir and checks")
+    parser.add_argument("--fail-all", action="store_true", help="write 1 (failed) to every track file and exit")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else USAGE
+    try:
+        track_dir, loaded = load_runner_config(args.config)
+    except UsageError as exc:
+        print(f"{PROG} runner: error: {exc}", file=sys.stderr, flush=True)
+        return USAGE
+    if args.fail_all:
+        return UNHEALTHY if fail_all(loaded) else HEALTHY
+    os.makedirs(track_dir, mode=0o755, exist_ok=True)
+
+    def log(message):
+        try:
+            print(f"{PROG} runner: {message}", file=sys.stderr, flush=True)
+        except OSError:
+            pass
+
+    stop = threading.Event()
+    stopped_by = []
+
+    def on_signal(signum, frame):
+        stopped_by.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if fail_all(loaded):  # until the first verdict, every check counts as failed
+        return UNHEALTHY
+    log(f"running {len(loaded)} check(s), track files in {track_dir}")
+    status = runner_loop(loaded, Notifier(), stop, log)
+    stop.set()
+    Notifier().send("STOPPING=1")
+    # Hold each lock while failing it, so that no worker finishing a run can write "0" afterwards.
+    for check in loaded:
+        check.lock.acquire(timeout=1)
+    fail_all(loaded)
+    if stopped_by:
+        log(f"stopped by signal {stopped_by[0]}; every check reported as failed")
+    return status
