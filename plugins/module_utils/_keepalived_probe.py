@@ -64,7 +64,9 @@ def _file_key(path):
 class KeepalivedProbe:
     """Ask the running keepalived for its state and read the kernel's addresses.
 
-    ``run_command`` has the signature of AnsibleModule.run_command.
+    ``run_command`` has the signature of AnsibleModule.run_command (argv ->
+    rc, stdout, stderr); ``kill`` that of os.kill; ``clock`` and ``sleep``
+    time the wait for a dump; ``proc`` is where the process table is.
     """
 
     def __init__(self, run_command, keepalived_bin='keepalived', ip_bin='ip',

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.failover.keepalived.plugins.module_utils import _keepalived_maintenance as km
 from ansible_collections.failover.keepalived.plugins.module_utils import _keepalived_parse as kp
 
+
 # ---------------------------------------------------------------------------
 # Decisions
 # ---------------------------------------------------------------------------

@@ -24,7 +24,6 @@ CAPTURES = [
 ]
 
 
-
 # What each capture showed: per instance (state, effective priority, VIPs present)
 # and the status of every script.
 EXPECTED = {
