@@ -36,7 +36,7 @@ import os
 import sys
 
 from . import checks
-from .core import DEFAULT_TIMEOUT, PROG, USAGE, Reporter, UsageError, remediating, run
+from .core import DEFAULT_TIMEOUT, PROG, USAGE, Reporter, UsageError, remediating, run, split_words
 
 GLOBAL_OPTIONS = [
     {"name": "timeout", "type": "float", "default": DEFAULT_TIMEOUT, "min": 0.001, "max": 86400, "metavar": "SECONDS",
@@ -112,14 +112,7 @@ def _path(text):
 
 def _command(text):
     """a command line that splits like a shell would (balanced quotes) into at least one word"""
-    import shlex
-
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(f"cannot split {text!r}: {exc}") from None
-    if not words:
-        raise UsageError("empty command")
+    split_words(text, "command")
 
 
 # Format name -> function that raises UsageError for a value it refuses.

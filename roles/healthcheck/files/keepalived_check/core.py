@@ -76,6 +76,19 @@ def os_error_text(exc):
     return str(exc) or type(exc).__name__
 
 
+def split_words(text, what):
+    """text split like a shell would into at least one word; raises UsageError naming what it is."""
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot split {what} {text!r}: {exc}") from None
+    if not words:
+        raise UsageError(f"empty {what}")
+    return words
+
+
 def last_line(text):
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """all / any: several checks in one invocation, sharing its one hard limit. They cannot be nested."""
 
-from ..core import Unhealthy, UsageError
+from ..core import Unhealthy, UsageError, split_words
 from . import COMBINING, MODULES, function
 
 CHECK_OPTION = {"name": "check", "type": "str", "required": True, "repeatable": True, "format": "check_spec",
@@ -22,8 +22,6 @@ def split_check_spec(spec):
     Two forms: "NAME --opt value ..." (split like a shell would) and the quote-free compact form
     "NAME:opt=value,opt=value,flag" for script lines where quoting is awkward.
     """
-    import shlex
-
     spec = spec.strip()
     head, sep, rest = spec.partition(":")
     if sep and head in MODULES and not any(ch.isspace() for ch in spec):
@@ -40,13 +38,7 @@ def split_check_spec(spec):
             else:
                 argv += [option, value]
         return argv
-    try:
-        argv = shlex.split(spec)
-    except ValueError as exc:
-        raise UsageError(f"cannot split check {spec!r}: {exc}") from None
-    if not argv:
-        raise UsageError("empty --check")
-    return argv
+    return split_words(spec, "check")
 
 
 def sub_check_argv(spec):

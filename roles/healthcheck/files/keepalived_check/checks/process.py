@@ -31,14 +31,19 @@ STATE_NAMES = {
 }
 
 
-def read_proc_stat(pid):
-    """Return (comm, state, ppid) from /proc/PID/stat, or None if the process is gone."""
+def read_proc(pid, name):
+    """The bytes of /proc/PID/NAME, or None if the process is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
+        with open(f"/proc/{pid}/{name}", "rb") as handle:
+            return handle.read()
     except OSError:
         return None
-    return parse_proc_stat(data)
+
+
+def read_proc_stat(pid):
+    """Return (comm, state, ppid) from /proc/PID/stat, or None if the process is gone."""
+    data = read_proc(pid, "stat")
+    return None if data is None else parse_proc_stat(data)
 
 
 def parse_proc_stat(data):
@@ -51,10 +56,8 @@ def parse_proc_stat(data):
 
 
 def read_cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            raw = handle.read()
-    except OSError:
+    raw = read_proc(pid, "cmdline")
+    if raw is None:
         return None
     return [part.decode("utf-8", "replace") for part in raw.rstrip(b"\0").split(b"\0")] if raw else []
 
