@@ -32,6 +32,7 @@ An option dict:
 """
 
 import argparse
+import math
 import os
 import sys
 
@@ -161,8 +162,7 @@ def converter(option):
                 value = int(text) if kind == "int" else float(text)
             except ValueError:
                 raise argparse.ArgumentTypeError(f"not {'an integer' if kind == 'int' else 'a number'}: {text!r}") from None
-            # Written so that NaN is outside every range.
-            if (low is not None and not value >= low) or (high is not None and not value <= high) or value != value:
+            if (low is not None and value < low) or (high is not None and value > high) or math.isnan(value):
                 raise argparse.ArgumentTypeError(f"must be {describe_range(option)}: {text!r}")
         if rule is not None:
             try:
