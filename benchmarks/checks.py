@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PROGRAM = REPO / "roles" / "healthcheck" / "files" / "keepalived_check.py"
+# The package keepalived-check runs from, started as its launcher starts it.
+LIB = REPO / "roles" / "healthcheck" / "files"
 
 
 def measure(argv, runs, env=None):
@@ -130,7 +131,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated checks to run (file,process,systemd,http,tcp,mysql)")
     opts = parser.parse_args(argv)
     only = set(opts.only.split(",")) if opts.only else None
-    program = [opts.python or "/usr/bin/python3", str(PROGRAM)]
+    program = [opts.python or "/usr/bin/python3", "-I", "-c",
+               "import sys; sys.argv[0] = 'keepalived-check'; sys.path.insert(0, %r); "
+               "from keepalived_check.cli import main; sys.exit(main())" % str(LIB)]
 
     tmp = Path(tempfile.mkdtemp(prefix="hc-bench-"))
     server = start_http()

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[1]
-PROGRAM = TOP / "roles" / "healthcheck" / "files" / "keepalived_check.py"
+PACKAGE = TOP / "roles" / "healthcheck" / "files" / "keepalived_check"
 DOWN = "/etc/keepalived/down"
 # The podman command line; benchmarks/lab.py sets the lab's global options (lab/common.sh).
 PODMAN = ["podman"]
@@ -265,10 +265,10 @@ def cpu_table(seconds, counts=(1, 5, 20), show=True):
     work = Path(tempfile.mkdtemp(prefix="failover-bench-"))
     lib = work / "lib"
     lib.mkdir()
-    (lib / "keepalived_check.py").write_text(PROGRAM.read_text())
+    shutil.copytree(PACKAGE, lib / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(lib)], check=True)
     launcher = [sys.executable, "-I", "-c", "import sys; sys.argv[0] = 'keepalived-check'; "
-                f"sys.path.insert(0, {str(lib)!r}); import keepalived_check; sys.exit(keepalived_check.main())"]
+                f"sys.path.insert(0, {str(lib)!r}); from keepalived_check.cli import main; sys.exit(main())"]
     down = work / "down"
 
     def runner(count, interval):

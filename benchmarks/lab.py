@@ -21,6 +21,8 @@ failover  a converged pair per profile, classic (examples/two-node plus an http 
           VIP being added on node2 / back on node1 (stamped inside them by `ip -o monitor address`).
 cpu       benchmarks/failover.py's cpu_table on this machine: CPU seconds per minute of 1, 5 and 20
           checks as the runner, as forked keepalived-check and as shell one-liners.
+planning  benchmarks/planning.py: controller CPU seconds of the inventory model (preflight and every host's
+          plan) for 1,000, 2,000 and 5,000 hosts in pairs; no container.
 
 The table goes to stdout; benchmarks/results/latest.json, latest.md and latest.png (when matplotlib
 can draw it) hold the figures and the machine they were measured on. See docs/benchmarks.md.
@@ -46,11 +48,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import failover  # noqa: E402  (benchmarks/failover.py, beside this file)
+import planning  # noqa: E402  (benchmarks/planning.py, beside this file)
 
 TOP = Path(__file__).resolve().parents[1]
 WORK = TOP / ".lab" / "bench"
 SUITE = "bookworm"
-PARTS = ("converge", "failover", "cpu")
+PARTS = ("converge", "failover", "cpu", "planning")
+PLANNING_SIZES = (1000, 2000, 5000)
 PREFIX = "fkb-"
 # One internal network per part of the lab: name, subnet prefix.
 NETWORKS = {
@@ -382,6 +386,11 @@ def bench_cpu(seconds, results):
                         "forked_1s": round(fork1, 3), "shell_1s": round(shell1, 3)})
 
 
+def bench_planning(results):
+    log("planning: the inventory model for " + ", ".join(f"{n:,}" for n in PLANNING_SIZES) + " hosts in pairs")
+    results.extend(planning.measure(PLANNING_SIZES, WORK / "collections"))
+
+
 def read(path):
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
@@ -450,6 +459,9 @@ def rows(results):
         for key, text in labels:
             table.append(("cpu per host", f"{item['checks']} file check{'s' if item['checks'] > 1 else ''}: {text}",
                           f"{item[key]:.3f} CPU s/min", "", ""))
+    for item in results.get("planning", []):
+        table.append(("planning", f"preflight and plans of {item['hosts']:,} hosts in pairs (controller CPU)",
+                      f"{item['seconds']:.2f} s", f"{item['per_1000_s']:.3f} s / 1,000", "1"))
     return table
 
 
@@ -575,7 +587,7 @@ def parse_args(argv):
     parser.add_argument("--trials", type=int, default=10, help="trials per failover figure (default 10)")
     parser.add_argument("--sizes", default="2,4,8", help="node counts for the converge time (default 2,4,8)")
     parser.add_argument("--only", action="append", metavar="PART",
-                        help="converge, failover or cpu; repeatable or a comma list (default: all)")
+                        help="converge, failover, cpu or planning; repeatable or a comma list (default: all)")
     parser.add_argument("--keep", action="store_true", help="leave the lab running at the end")
     parser.add_argument("--cpu-seconds", type=float, default=10.0, help="measuring time per CPU cell (default 10)")
     parser.add_argument("--out", default=str(TOP / "benchmarks" / "results"),
@@ -620,6 +632,9 @@ def main(argv=None):
         if "cpu" in args.only:
             results["cpu"] = []
             bench_cpu(args.cpu_seconds, results["cpu"])
+        if "planning" in args.only:
+            results["planning"] = []
+            bench_planning(results["planning"])
     except BenchError as exc:
         failed = str(exc)
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:

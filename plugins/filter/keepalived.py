@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: failover.keepalived contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters the keepalived role uses to check its inventory and resolve each host's values."""
+"""Filters the keepalived role uses to build its inventory model and the day-two playbooks use to report."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _cluster, _report
+from ansible_collections.failover.keepalived.plugins.module_utils import _model, _report
+from ansible_collections.failover.keepalived.plugins.module_utils._model import values
 
 
 def _plain(value):
@@ -19,33 +20,16 @@ def _plain(value):
     return value
 
 
-def _views(views):
-    if not hasattr(views, "items"):
-        raise AnsibleFilterError("expected a mapping of host name to host view, got %s" % type(views).__name__)
-    return _plain(views)
-
-
 def keepalived_addresses(facts):
     """Interface name -> its addresses, from a host's ansible_facts."""
-    return _cluster.addresses_from_facts(_plain(facts or {}))
+    return values.addresses_from_facts(_plain(facts or {}))
 
 
-def keepalived_preflight(views):
-    """Every problem found in the hosts' views (an empty list when the inventory is good)."""
-    return _cluster.preflight(_views(views))
-
-
-def keepalived_plan(views, host):
-    """The resolved template values for one host."""
-    views = _views(views)
-    if host not in views:
-        raise AnsibleFilterError("host %s has no view" % host)
-    return _cluster.host_plan(views, host)
-
-
-def keepalived_runner_checks(scripts):
-    """The keepalived_scripts with runner: true, as keepalived-check runner reads them."""
-    return _cluster.runner_checks(_plain(scripts or []))
+def keepalived_model(views):
+    """The preflight's errors and every host's plan, from the views of all the hosts of a play."""
+    if not hasattr(views, "items"):
+        raise AnsibleFilterError("expected a mapping of host name to host view, got %s" % type(views).__name__)
+    return _model.build(_plain(views))
 
 
 def keepalived_status_table(results):
@@ -79,9 +63,7 @@ class FilterModule:
     def filters(self):
         return {
             "keepalived_addresses": keepalived_addresses,
-            "keepalived_preflight": keepalived_preflight,
-            "keepalived_plan": keepalived_plan,
-            "keepalived_runner_checks": keepalived_runner_checks,
+            "keepalived_model": keepalived_model,
             "keepalived_status_table": keepalived_status_table,
             "keepalived_vip_problems": keepalived_vip_problems,
             "keepalived_vip_holders": keepalived_vip_holders,

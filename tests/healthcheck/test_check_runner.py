@@ -289,3 +289,87 @@ def test_bad_configs_are_usage_errors(tmp_path, run_check, checks, message):
 def test_missing_config(tmp_path, run_check):
     result = run_check("runner", "--config", tmp_path / "absent.json")
     assert result.rc == 2 and "cannot read runner config" in result.err
+
+
+def watch_text(path, seen, stop):
+    """Record every text the track file holds, polled every millisecond, until stop is set."""
+    while not stop.is_set():
+        text = read(path)
+        if not seen or seen[-1] != text:
+            seen.append(text)
+        time.sleep(0.001)
+
+
+def test_a_reload_runs_the_new_checks_in_the_same_process_and_keeps_every_verdict(tmp_path, start_runner):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    address = str(tmp_path / "notify")
+    sock.bind(address)
+    sock.settimeout(5)
+    down = tmp_path / "down"
+    config, track = write_config(tmp_path, [down_check(down)])
+    runner = start_runner(config, {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "3000000"})
+    wait_text(track / "check_down", "0\n")
+    seen, stop = [], threading.Event()
+    watcher = threading.Thread(target=watch_text, args=(track / "check_down", seen, stop))
+    watcher.start()
+    try:
+        # New settings for the check and a second check; the track file of check_down is never failed.
+        other = tmp_path / "other"
+        config.write_text(json.dumps({"track_dir": str(track), "checks": [
+            down_check(down, interval=0.02, fall=3), down_check(other) | {"name": "check_other"}]}))
+        runner.proc.send_signal(signal.SIGHUP)
+        wait_text(track / "check_other", "0\n")
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen == ["0\n"], seen
+    assert runner.proc.poll() is None
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except socket.timeout:
+            break
+        if len([m for m in messages if "READY=1" in m]) == 2:
+            break
+    assert [m for m in messages if m.startswith("RELOADING=1")] and len([m for m in messages if "READY=1" in m]) == 2
+    # The new process runs the new settings: fall 3 at 0.02 s.
+    down.write_text("maintenance")
+    assert wait_text(track / "check_down", "1\n") >= 0.04
+    down.unlink()
+    rc, err = runner.stop()
+    assert rc == 0 and "reloading" in err and "resumed 2 check(s)" in err, err
+    sock.close()
+
+
+def test_a_reload_with_a_bad_config_keeps_the_running_checks(tmp_path, start_runner):
+    down = tmp_path / "down"
+    config, track = write_config(tmp_path, [down_check(down)])
+    runner = start_runner(config)
+    wait_text(track / "check_down", "0\n")
+    config.write_text(json.dumps({"track_dir": str(track), "checks": [{"name": "x", "argv": ["file", "--pth", "/x"]}]}))
+    runner.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    down.write_text("maintenance")
+    wait_text(track / "check_down", "1\n")
+    rc, err = runner.stop()
+    assert rc == 0 and "reload refused, the running checks go on" in err and "resumed" not in err, err
+
+
+@pytest.mark.parametrize("argv, orig_argv, expected", [
+    (["keepalived-check", "runner", "--config", "/c"],
+     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/c"],
+     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/new", "--resume"]),
+    (["keepalived-check", "runner", "--config", "/c", "--resume"],
+     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/c", "--resume"],
+     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/new", "--resume"]),
+])
+def test_reexec_command_line(argv, orig_argv, expected):
+    assert runner_module.reexec_argv("/new", argv=argv, orig_argv=orig_argv) == expected
+
+
+def test_reexec_command_line_without_orig_argv():
+    command = runner_module.reexec_argv("/c", argv=["keepalived-check", "runner"], orig_argv=[], executable="/py")
+    assert command[:3] == ["/py", "-I", "-c"] and command[-4:] == ["runner", "--config", "/c", "--resume"]
+    assert "from keepalived_check.cli import main" in command[3]

@@ -33,7 +33,7 @@ def test_benchmark_small_run(tmp_path):
     assert proc.returncode == 0, output[-6000:]
     print(output[output.find("| part"):])
     results = json.loads((tmp_path / "latest.json").read_text())
-    assert {"machine", "options", "converge", "failover", "cpu"} <= set(results)
+    assert {"machine", "options", "converge", "failover", "cpu", "planning"} <= set(results)
     assert results["machine"]["cores"] >= 1
     (converge,) = results["converge"]
     assert converge["nodes"] == 2 and converge["first_s"] > 0 and converge["rerun_s"] > 0
@@ -50,6 +50,8 @@ def test_benchmark_small_run(tmp_path):
     assert (results["failover"]["fast"]["faults"]["down file"]["failover"]["worst_s"]
             < results["failover"]["classic"]["faults"]["down file"]["failover"]["best_s"])
     assert sorted({row["checks"] for row in results["cpu"]}) == [1, 5, 20]
+    assert [row["hosts"] for row in results["planning"]] == [1000, 2000, 5000]
+    assert all(row["seconds"] > 0 for row in results["planning"])
     assert "| part" in (tmp_path / "latest.md").read_text()
     # The benchmark leaves no container of its own behind.
     left = subprocess.run(["podman", "--runtime=runc", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^fkb-"],

@@ -29,6 +29,12 @@ def test_defaults_equal_argument_spec_options(role):
     defaults = yaml.safe_load((TOP / "roles" / role / "defaults/main.yml").read_text()) or {}
     spec = yaml.safe_load((TOP / "roles" / role / "meta/argument_specs.yml").read_text())
     options = spec["argument_specs"]["main"]["options"]
+    # Private inputs (__ROLE_*) are passed by the including role: required, never defaulted.
+    private = {name for name in options if name.startswith("__")}
+    for name in private:
+        assert name.startswith("__" + role + "_") and options[name].get("required"), name
+        assert "default" not in options[name], "%s: a private input has no default" % name
+    options = {name: value for name, value in options.items() if name not in private}
     assert set(defaults) == set(options), "defaults/main.yml and meta/argument_specs.yml list different variables"
     for name, value in defaults.items():
         assert options[name].get("default") == value, "%s: documented default differs from defaults/main.yml" % name

@@ -2,7 +2,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Runner: one resident process runs many checks in-process and reports each through a track file
-that keepalived watches (vrrp_track_file); "0" healthy, "1" failed."""
+that keepalived watches (vrrp_track_file); "0" healthy, "1" failed.
+
+SIGHUP (systemctl reload) re-reads the configuration and, when it is valid, re-executes the runner
+in place (same PID, so systemd and its watchdog follow it) with --resume: the new process runs the
+new checks and the new program, and starts every check that already has a verdict in its track file
+from that verdict, so a reload moves no VIP by itself. An invalid configuration is refused and the
+running checks go on."""
 
 import os
 import signal
@@ -10,7 +16,9 @@ import sys
 import time
 
 from .checks import MODULES, function
-from .core import HEALTHY, PROG, UNHEALTHY, USAGE, Budget, Unhealthy, UsageError, one_line, os_error_text
+from .core import (
+    HEALTHY, PROG, UNHEALTHY, USAGE, Budget, Unhealthy, UsageError, kill_children, one_line, os_error_text,
+)
 
 RUNNER_FAILED = "1\n"
 RUNNER_HEALTHY = "0\n"
@@ -18,6 +26,8 @@ RUNNER_HEALTHY = "0\n"
 RUNNER_REASSERT = 1.0
 # The check's own budget is this share of its timeout, so it reports before the runner counts it as hung.
 CHECK_SHARE = 0.8
+# What runner_loop returns when a reload was asked for and the new configuration is valid.
+RELOAD = "reload"
 
 
 class RunnerCheck:
@@ -191,8 +201,12 @@ def _run_worker(check, stop, log):
         next_due = max(started + check.interval, ended)
 
 
-def runner_loop(checks, notifier, stop, log):
-    """Start a worker per check and supervise them until stop is set; return the exit status."""
+def runner_loop(checks, notifier, stop, log, reload_wanted=None, config=None):
+    """Start a worker per check and supervise them until stop is set; return the exit status.
+
+    When ``reload_wanted`` (a list a SIGHUP handler appends to) is not empty, ``config`` is read
+    again: valid, the loop returns RELOAD; invalid, the reason is logged and the checks go on.
+    """
     import threading
 
     for check in checks:
@@ -219,6 +233,14 @@ def runner_loop(checks, notifier, stop, log):
         if notifier.watchdog_every is not None and now >= next_ping:
             notifier.send("WATCHDOG=1")
             next_ping = now + notifier.watchdog_every
+        if reload_wanted:
+            del reload_wanted[:]
+            try:
+                load_runner_config(config)
+            except UsageError as exc:
+                log(f"reload refused, the running checks go on: {exc}")
+            else:
+                return RELOAD
         if now >= next_reassert:
             next_reassert = now + RUNNER_REASSERT
             for check in checks:
@@ -237,6 +259,43 @@ def reassert_track_file(check):
         text = None
     if text != check.wanted_text():
         write_track_file(check.path, bool(check.healthy))
+
+
+def resume(checks):
+    """Start each check from the verdict its track file holds (after a reload); fail the others.
+
+    Returns how many track files could not be written.
+    """
+    fresh = []
+    for check in checks:
+        try:
+            with open(check.path, encoding="ascii", errors="replace") as handle:
+                text = handle.read(16)
+        except OSError:
+            text = None
+        if text in (RUNNER_HEALTHY, RUNNER_FAILED):
+            check.healthy = text == RUNNER_HEALTHY
+        else:
+            fresh.append(check)
+    return fail_all(fresh)
+
+
+def reexec_argv(config, argv=None, orig_argv=None, executable=None):
+    """The command line that starts this runner again with --resume (pure, for the tests).
+
+    The interpreter's own arguments (the launcher's -I -c ...) come from sys.orig_argv where Python
+    has it (3.10+); elsewhere the package is started the launcher's way from its own directory.
+    """
+    argv = sys.argv if argv is None else argv
+    orig_argv = getattr(sys, "orig_argv", None) if orig_argv is None else orig_argv
+    executable = executable or sys.executable
+    program = ["runner", "--config", config, "--resume"]
+    if orig_argv and len(argv) > 1 and len(orig_argv) >= len(argv):
+        return list(orig_argv[: len(orig_argv) - (len(argv) - 1)]) + program
+    lib = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.argv[0] = {PROG!r}; sys.path.insert(0, {lib!r}); "
+            "from keepalived_check.cli import main; sys.exit(main())")
+    return [executable, "-I", "-c", code] + program
 
 
 def fail_all(checks):
@@ -264,6 +323,8 @@ def runner_main(argv):
                     "(0 healthy, 1 failed) for keepalived's vrrp_track_file.")
     parser.add_argument("--config", required=True, metavar="FILE", help="JSON file with track_dir and checks")
     parser.add_argument("--fail-all", action="store_true", help="write 1 (failed) to every track file and exit")
+    parser.add_argument("--resume", action="store_true",
+                        help="start each check from the verdict in its track file (how a reload restarts the runner)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -290,17 +351,32 @@ def runner_main(argv):
         stopped_by.append(signum)
         stop.set()
 
+    reload_wanted = []
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if fail_all(loaded):  # until the first verdict, every check counts as failed
+    signal.signal(signal.SIGHUP, lambda signum, frame: reload_wanted.append(signum))
+    # Until its first verdict a check counts as failed, unless a reload handed its verdict over.
+    if (resume if args.resume else fail_all)(loaded):
         return UNHEALTHY
-    log(f"running {len(loaded)} check(s), track files in {track_dir}")
-    status = runner_loop(loaded, Notifier(), stop, log)
+    log(f"{'resumed' if args.resume else 'running'} {len(loaded)} check(s), track files in {track_dir}")
+    notifier = Notifier()
+    status = runner_loop(loaded, notifier, stop, log, reload_wanted, args.config)
     stop.set()
-    Notifier().send("STOPPING=1")
-    # Hold each lock while failing it, so that no worker finishing a run can write "0" afterwards.
+    # Hold each lock, so that no worker finishing a run writes a verdict after this point.
     for check in loaded:
         check.lock.acquire(timeout=1)
+    if status == RELOAD:
+        # The track files hold the current verdicts; the new process starts from them.
+        kill_children()
+        notifier.send("RELOADING=1")
+        command = reexec_argv(args.config)
+        log("reloading: the new checks start from the current verdicts")
+        try:
+            os.execv(command[0], command)
+        except OSError as exc:
+            log(f"cannot re-execute {command[0]}: {os_error_text(exc)}; every check reported as failed")
+            status = UNHEALTHY
+    notifier.send("STOPPING=1")
     fail_all(loaded)
     if stopped_by:
         log(f"stopped by signal {stopped_by[0]}; every check reported as failed")

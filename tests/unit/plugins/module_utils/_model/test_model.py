@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _cluster
+from ansible_collections.failover.keepalived.plugins.module_utils import _model
+from ansible_collections.failover.keepalived.plugins.module_utils._model import checks, plan, preflight, values
 
-TOP = Path(__file__).resolve().parents[4]
+TOP = Path(__file__).resolve().parents[5]
 
 
 def seed_views():
@@ -37,6 +38,8 @@ def seed_views():
             "scripts": [copy.deepcopy(script)],
             "script_user": "keepalived_script",
             "check_command": "/usr/local/bin/keepalived-check",
+            "state_dir": "/run/keepalived-check",
+            "track_dir": "/run/keepalived-check/track",
             "addresses": {"lo": ["127.0.0.1"], "eth0": [addr]},
         }
     return views
@@ -57,7 +60,7 @@ def scr(view):
 
 
 def test_seed_example_passes():
-    assert _cluster.preflight(seed_views()) == []
+    assert preflight.preflight(seed_views()) == []
 
 
 # Each bad inventory, and words its message must contain: the host, the variable and the fix.
@@ -127,6 +130,57 @@ BAD = [
     ("check and script both set",
      lambda v: on_all(v, lambda h: scr(h).update(script="/bin/true")),
      ["exactly one of 'check'"]),
+    ("check argument name typo",
+     lambda v: on_all(v, lambda h: scr(h).update(args={"pth": "/etc/keepalived/down"})),
+     ["node1: keepalived_scripts[0] (check_test).args", "'pth'", "check file does not take", "did you mean path?"]),
+    ("unknown check argument",
+     lambda v: on_all(v, lambda h: scr(h).update(args={"bogus": "x"})),
+     ["(check_test).args", "'bogus'", "remove it (file takes: path)"]),
+    ("missing required check argument",
+     lambda v: on_all(v, lambda h: scr(h).update(check="http", args={})),
+     ["(check_test).args", "lacks url, which check http requires", "add url"]),
+    ("check argument of the wrong type",
+     lambda v: on_all(v, lambda h: scr(h).update(check="tcp", args={"port": "http"})),
+     ["(check_test).args.port", "'http', not a whole number"]),
+    ("check argument out of range",
+     lambda v: on_all(v, lambda h: scr(h).update(check="tcp", args={"port": 70000})),
+     ["(check_test).args.port", "outside 1..65535"]),
+    ("check argument outside its choices",
+     lambda v: on_all(v, lambda h: scr(h).update(check="http", args={"url": "http://127.0.0.1/", "method": "POST"})),
+     ["(check_test).args.method", "not one of GET, HEAD"]),
+    ("a flag given a value",
+     lambda v: on_all(v, lambda h: scr(h).update(check="http", args={"url": "http://127.0.0.1/", "insecure": "yes"})),
+     ["(check_test).args.insecure", "is a flag"]),
+    ("one value given a list",
+     lambda v: on_all(v, lambda h: scr(h).update(args={"path": ["/a", "/b"]})),
+     ["(check_test).args.path", "takes one value"]),
+    ("a URL that is not http",
+     lambda v: on_all(v, lambda h: scr(h).update(check="http", args={"url": "ftp://127.0.0.1/"})),
+     ["(check_test).args.url", "not an http:// or https:// URL"]),
+    ("process check without a selector",
+     lambda v: on_all(v, lambda h: scr(h).update(check="process", args={"min_count": 2})),
+     ["(check_test).args", "none of name, cmdline, pidfile"]),
+    ("haproxy frontend without the stats socket",
+     lambda v: on_all(v, lambda h: scr(h).update(check="haproxy", args={"frontend": ["web"]})),
+     ["(check_test).args", "frontend without stats_socket"]),
+    ("a combined check with a typo inside",
+     lambda v: on_all(v, lambda h: scr(h).update(check="all", args={"check": ["file:pth=/x", "tcp:port=80"]})),
+     ["(check_test).args.check", "'file:pth=/x'", "did you mean path?"]),
+    ("a combined check of an unknown check",
+     lambda v: on_all(v, lambda h: scr(h).update(check="any", args={"check": ["tpc:port=80"]})),
+     ["(check_test).args.check", "'tpc'", "did you mean tcp?"]),
+    ("a combined check in the spaced form, which a script line cannot carry",
+     lambda v: on_all(v, lambda h: scr(h).update(check="all", args={"check": ["process --name haproxy"]})),
+     ["(check_test).args.check", "contains spaces", "compact form"]),
+    ("check user is root",
+     lambda v: v["node1"].update(script_user="root"),
+     ["node1: keepalived_script_user", "'root'", "never root"]),
+    ("track dir outside /run",
+     lambda v: v["node2"].update(track_dir="/var/lib/track"),
+     ["node2: keepalived_track_dir", "not a directory under /run"]),
+    ("state dir not absolute",
+     lambda v: v["node1"].update(state_dir="run/kc"),
+     ["node1: keepalived_check_state_dir", "not an absolute path"]),
     ("check argument with a space",
      lambda v: on_all(v, lambda h: scr(h).update(args={"path": "/etc/keepalived/my down"})),
      ["args.path", "contains spaces"]),
@@ -174,7 +228,7 @@ BAD = [
 def test_bad_inventory_is_refused_with_a_clear_message(change, expected):
     views = seed_views()
     change(views)
-    errors = _cluster.preflight(views)
+    errors = preflight.preflight(views)
     assert errors, "the preflight accepted a bad inventory"
     text = "\n".join(errors)
     for words in expected:
@@ -185,7 +239,7 @@ def test_password_never_in_messages():
     views = seed_views()
     inst(views["node1"]).update(auth_pass="s3cr3tpassword")
     inst(views["node2"]).update(auth_pass="0therpassword")
-    text = "\n".join(_cluster.preflight(views))
+    text = "\n".join(preflight.preflight(views))
     assert "auth_pass" in text
     assert "s3cr3t" not in text and "0therpass" not in text
 
@@ -217,13 +271,13 @@ GOOD = [
 def test_good_variants_pass(change):
     views = seed_views()
     change(views)
-    assert _cluster.preflight(views) == []
+    assert preflight.preflight(views) == []
 
 
 def test_seed_plan_matches_the_seed_example():
     views = seed_views()
-    one = _cluster.host_plan(views, "node1")
-    two = _cluster.host_plan(views, "node2")
+    one = plan.plans(views)["node1"]
+    two = plan.plans(views)["node2"]
     assert one["router_id"] == "KA1" and two["router_id"] == "KA2"
     i1, i2 = one["instances"][0], two["instances"][0]
     assert (i1["state"], i1["priority"], i2["state"], i2["priority"]) == ("MASTER", 100, "BACKUP", 80)
@@ -239,32 +293,32 @@ def test_seed_plan_matches_the_seed_example():
 
 def test_nopreempt_renders_backup_everywhere():
     views = on_all(seed_views(), lambda h: (inst(h).update(nopreempt=True), scr(h).update(weight=0)))
-    assert {_cluster.host_plan(views, h)["instances"][0]["state"] for h in views} == {"BACKUP"}
+    assert {plan.plans(views)[h]["instances"][0]["state"] for h in views} == {"BACKUP"}
 
 
 def test_vip_held_now_is_not_taken_as_source_address():
     views = seed_views()
     views["node1"]["addresses"]["eth0"] = ["10.0.0.100", "10.0.0.18"]
-    assert _cluster.host_plan(views, "node1")["instances"][0]["unicast_src_ip"] == "10.0.0.18"
+    assert plan.plans(views)["node1"]["instances"][0]["unicast_src_ip"] == "10.0.0.18"
 
 
 def test_host_outside_priorities_gets_no_instance():
     views = seed_views()
     for view in views.values():
         inst(view)["priorities"] = {"node1": 100}
-    assert _cluster.host_plan(views, "node2")["instances"] == []
-    assert _cluster.host_plan(views, "node1")["instances"][0]["unicast_peers"] == []
+    assert plan.plans(views)["node2"]["instances"] == []
+    assert plan.plans(views)["node1"]["instances"][0]["unicast_peers"] == []
 
 
 def test_remediation_is_rendered_as_global_options():
-    script = _cluster.with_defaults({"name": "c", "check": "http", "args": {"url": "http://127.0.0.1/"},
+    script = values.with_defaults({"name": "c", "check": "http", "args": {"url": "http://127.0.0.1/"},
                                      "interval": 2, "timeout": 8, "remediate": {"unit": "web.service"}},
-                                    _cluster.SCRIPT_DEFAULTS)
-    assert _cluster.script_command(script, "kc") == (
+                                    values.SCRIPT_DEFAULTS)
+    assert checks.script_command(script, "kc") == (
         "kc --timeout 6.4 --remediate-unit web.service --remediate-max 3 --remediate-window 3600 "
         "--remediate-settle 2 http --url http://127.0.0.1/")
     script["remediate"] = {"command": "systemctl start web", "max": 1}
-    assert "--remediate-command 'systemctl start web' --remediate-max 1 " in _cluster.script_command(script, "kc")
+    assert "--remediate-command 'systemctl start web' --remediate-max 1 " in checks.script_command(script, "kc")
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -275,14 +329,14 @@ def test_remediation_is_rendered_as_global_options():
     ({}, []),
 ])
 def test_check_args(args, expected):
-    assert _cluster.check_args(args) == expected
+    assert checks.check_args(args) == expected
 
 
 @pytest.mark.parametrize("timeout, expected", [(None, "1.6"), (1, "0.8"), (5, "4"), (0.1, "0.1")])
 def test_check_timeout_stays_below_keepalived_timeout(timeout, expected):
-    script = _cluster.with_defaults({"name": "c", "check": "tcp", "interval": 2, "timeout": timeout},
-                                    _cluster.SCRIPT_DEFAULTS)
-    assert _cluster.script_command(script, "kc").split()[:3] == ["kc", "--timeout", expected]
+    script = values.with_defaults({"name": "c", "check": "tcp", "interval": 2, "timeout": timeout},
+                                    values.SCRIPT_DEFAULTS)
+    assert checks.script_command(script, "kc").split()[:3] == ["kc", "--timeout", expected]
 
 
 @pytest.mark.parametrize("facts, expected", [
@@ -296,7 +350,7 @@ def test_check_timeout_stays_below_keepalived_timeout(timeout, expected):
     ({}, {}),
 ])
 def test_addresses_from_facts(facts, expected):
-    assert _cluster.addresses_from_facts(facts) == expected
+    assert values.addresses_from_facts(facts) == expected
 
 
 def _spec_defaults(options):
@@ -307,15 +361,15 @@ def test_suboption_defaults_match_the_argument_spec():
     """The defaults documented in argument_specs.yml are the ones the code applies."""
     spec = yaml.safe_load((TOP / "roles/keepalived/meta/argument_specs.yml").read_text())
     options = spec["argument_specs"]["main"]["options"]
-    for var, table in (("keepalived_instances", _cluster.INSTANCE_DEFAULTS),
-                       ("keepalived_scripts", _cluster.SCRIPT_DEFAULTS)):
+    for var, table in (("keepalived_instances", values.INSTANCE_DEFAULTS),
+                       ("keepalived_scripts", values.SCRIPT_DEFAULTS)):
         documented = _spec_defaults(options[var]["options"])
         documented.pop("priorities", None)
         documented.pop("priority", None)
         assert documented == table, var
     remediate = options["keepalived_scripts"]["options"]["remediate"]["options"]
-    assert _spec_defaults(remediate) == _cluster.REMEDIATE_DEFAULTS
-    assert set(options["keepalived_scripts"]["options"]["check"]["choices"]) == set(_cluster.CHECK_TYPES)
+    assert _spec_defaults(remediate) == values.REMEDIATE_DEFAULTS
+    assert set(options["keepalived_scripts"]["options"]["check"]["choices"]) == set(checks.CHECK_TYPES)
 
 
 # --- checks run by the resident runner (runner: true) ----------------------------------------
@@ -342,7 +396,7 @@ RUNNER_BAD = [
 @pytest.mark.parametrize("change, expected", [b[1:] for b in RUNNER_BAD], ids=[b[0] for b in RUNNER_BAD])
 def test_runner_checks_are_refused_with_a_clear_message(change, expected):
     views = on_all(seed_views(), change)
-    text = "\n".join(_cluster.preflight(views))
+    text = "\n".join(preflight.preflight(views))
     for words in expected:
         assert words in text, "%r not in:\n%s" % (words, text)
 
@@ -353,33 +407,116 @@ def test_runner_checks_become_track_files():
                                                  "args": {"url": "http://127.0.0.1:8080/"}}))
     on_all(views, lambda h: inst(h).update(track_scripts=["check_test", {"name": "check_web", "weight": -40}],
                                            vrrp_version=3, advert_int=0.1, auth_pass=None))
-    assert _cluster.preflight(views) == []
-    plan = _cluster.host_plan(views, "node1")
-    assert plan["track_files"] == [{"name": "check_test", "weight": 0}]
-    assert [s["name"] for s in plan["scripts"]] == ["check_web"]
-    assert plan["instances"][0]["track_files"] == [{"name": "check_test", "weight": None}]
-    assert plan["instances"][0]["track_scripts"] == [{"name": "check_web", "weight": -40}]
+    assert preflight.preflight(views) == []
+    host_plan = plan.plans(views)["node1"]
+    assert host_plan["track_files"] == [{"name": "check_test", "weight": 0}]
+    assert [s["name"] for s in host_plan["scripts"]] == ["check_web"]
+    assert host_plan["instances"][0]["track_files"] == [{"name": "check_test", "weight": None}]
+    assert host_plan["instances"][0]["track_scripts"] == [{"name": "check_web", "weight": -40}]
 
 
 def test_classic_plan_has_no_track_files():
-    plan = _cluster.host_plan(seed_views(), "node1")
-    assert plan["track_files"] == [] and plan["instances"][0]["track_files"] == []
+    host_plan = plan.plans(seed_views())["node1"]
+    assert host_plan["track_files"] == [] and host_plan["instances"][0]["track_files"] == []
 
 
-def test_runner_checks_use_the_vrrp_script_argument_rendering():
+def test_runner_checks_come_from_the_plan_and_use_the_vrrp_script_argument_rendering():
     scripts = [
         {"name": "check_down", "check": "file", "args": {"path": "/etc/keepalived/down"}, "runner": True,
          "interval": 0.05, "weight": 0},
         {"name": "check_web", "check": "http",
          "args": {"url": "http://127.0.0.1/", "expect_status": [200, 204], "insecure": True},
-         "runner": True, "timeout": 2, "fall": 2},
+         "runner": True, "timeout": 2, "fall": 2, "weight": 0},
+        {"name": "untracked", "check": "tcp", "args": {"port": 80}, "runner": True},
         {"name": "classic", "check": "tcp", "args": {"port": 80}},
     ]
-    assert _cluster.runner_checks(scripts) == [
+    views = seed_views()
+    for view in views.values():
+        view["scripts"] = copy.deepcopy(scripts)
+        inst(view).update(track_scripts=["check_down", "check_web"], vrrp_version=3, advert_int=0.1, auth_pass=None)
+    model = _model.build(views)
+    assert model["errors"] == []
+    assert model["plans"]["node1"]["runner_checks"] == [
         {"name": "check_down", "argv": ["file", "--path", "/etc/keepalived/down"],
          "interval": 0.05, "timeout": 0.5, "fall": 1, "rise": 1},
-        {"name": "check_web", "argv": ["http"] + _cluster.check_args(scripts[1]["args"]),
+        {"name": "check_web", "argv": ["http"] + checks.check_args(scripts[1]["args"]),
          "interval": 1.0, "timeout": 2.0, "fall": 2, "rise": 1},
     ]
-    assert scripts[1] and _cluster.check_args(scripts[1]["args"]) == [
+    assert checks.check_args(scripts[1]["args"]) == [
         "--expect-status", "200", "--expect-status", "204", "--insecure", "--url", "http://127.0.0.1/"]
+
+
+GOOD_ARGS = [
+    ("file", {"path": "/etc/keepalived/down"}),
+    ("file", {}),
+    ("tcp", {"port": "8080", "host": "127.0.0.1"}),
+    ("http", {"url": "https://127.0.0.1:8443/healthz", "expect_status": [200, 204], "insecure": True,
+              "method": "HEAD"}),
+    ("http", {"url": "http://127.0.0.1/", "insecure": False}),
+    ("process", {"name": "haproxy", "min_count": 2}),
+    ("mysql-replication", {"defaults_file": "/etc/keepalived-check/mysql-db.cnf", "max_lag": 30}),
+    ("haproxy", {"stats_socket": "/run/haproxy/admin.sock", "frontend": ["web"], "backend": ["app", "api"]}),
+    ("systemd", {"unit": "nginx.service"}),
+    ("apiserver", {"port": 6443}),
+    ("all", {"check": ["file:path=/etc/keepalived/down", "tcp:port=80"]}),
+    ("any", {"check": "http:url=http://127.0.0.1/,insecure"}),
+    ("all", {"check": ["process:name=haproxy", "systemd:unit=-.mount"]}),
+]
+
+
+@pytest.mark.parametrize("check, args", GOOD_ARGS, ids=["%s-%d" % (g[0], i) for i, g in enumerate(GOOD_ARGS)])
+def test_check_arguments_the_program_takes_pass(check, args):
+    assert checks.check_arg_problems(check, args) == []
+
+
+def test_remediation_state_dir_reaches_the_command_line():
+    views = on_all(seed_views(), lambda h: scr(h).update(
+        check="systemd", args={"unit": "web.service"}, timeout=8, remediate={"unit": "web.service"}))
+    on_all(views, lambda h: h.update(state_dir="/run/kc-state"))
+    model = _model.build(views)
+    assert model["errors"] == []
+    command = model["plans"]["node1"]["scripts"][0]["command"]
+    assert "--state-dir /run/kc-state " in command
+    assert model["plans"]["node1"]["remediate_units"] == ["web.service"]
+
+
+def test_untracked_scripts_are_not_planned():
+    views = on_all(seed_views(), lambda h: h["scripts"].append(
+        {"name": "spare", "check": "tcp", "args": {"port": 80}, "runner": True}))
+    model = _model.build(views)
+    assert model["errors"] == []
+    assert model["plans"]["node1"]["runner_checks"] == []
+    assert [s["name"] for s in model["plans"]["node1"]["scripts"]] == ["check_test"]
+
+
+def test_no_plans_when_the_inventory_is_refused():
+    views = on_all(seed_views(), lambda h: scr(h).update(args={"pth": "/x"}))
+    model = _model.build(views)
+    assert model["errors"] and model["plans"] == {}
+
+
+def pairs(count):
+    """An inventory of ``count`` hosts in pairs, one instance per pair, as the role describes it."""
+    views = {}
+    for pair in range(count // 2):
+        a, b = "h%05da" % pair, "h%05db" % pair
+        instance = {"name": "VI_%d" % pair, "interface": "eth0", "virtual_router_id": pair % 255 + 1,
+                    "priorities": {a: 100, b: 80}, "virtual_ipaddresses": ["10.%d.%d.100/24" % (pair // 250, pair % 250)],
+                    "track_scripts": ["down"]}
+        for host, octet in ((a, 11), (b, 12)):
+            views[host] = {"router_id": host, "instances": [copy.deepcopy(instance)],
+                           "scripts": [{"name": "down", "check": "file", "weight": -30}],
+                           "script_user": "keepalived_script", "check_command": "/usr/local/bin/keepalived-check",
+                           "state_dir": "/run/keepalived-check", "track_dir": "/run/keepalived-check/track",
+                           "addresses": {"eth0": ["10.%d.%d.%d" % (pair // 250, pair % 250, octet)]}}
+    return views
+
+
+def test_every_pair_is_planned_against_its_own_peer():
+    model = _model.build(pairs(40))
+    assert model["errors"] == []
+    one = model["plans"]["h00007a"]["instances"][0]
+    two = model["plans"]["h00007b"]["instances"][0]
+    assert (one["state"], two["state"]) == ("MASTER", "BACKUP")
+    assert one["unicast_peers"] == ["10.0.7.12"] and two["unicast_peers"] == ["10.0.7.11"]
+    assert one["members"] == ["h00007a", "h00007b"]

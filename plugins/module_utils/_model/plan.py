@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: failover.keepalived contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every host's plan: the resolved values its templates, files and runner are made from.
+
+The plans of all hosts are computed together from one index of the inventory
+(each instance's members, their priorities and source addresses, built once), so
+planning costs time in proportion to the number of hosts, not to its square.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import runner_check, script_command
+from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
+    INSTANCE_DEFAULTS, REMEDIATE_DEFAULTS, SCRIPT_DEFAULTS, host_priority, instances_of, listify, num, parse_vip,
+    script_timeout, src_ip, track_items, vip_line, with_defaults,
+)
+
+
+class Index:
+    """Each instance's members (by their own priorities map), with defaults applied, built in one pass."""
+
+    def __init__(self, views):
+        self.views = views
+        self.members = {}   # instance name -> {host: instance with defaults}
+        for host in sorted(views):
+            view = views[host]
+            if not isinstance(view, dict):
+                continue
+            for raw in instances_of(view):
+                inst = with_defaults(raw, INSTANCE_DEFAULTS)
+                prios = inst.get("priorities")
+                if isinstance(prios, dict) and prios and host not in prios:
+                    continue
+                self.members.setdefault(inst.get("name"), {}).setdefault(host, inst)
+        self._sources = {}
+
+    def source(self, name, host):
+        """The VRRP source address ``host`` uses for instance ``name`` (computed once)."""
+        key = (name, host)
+        if key not in self._sources:
+            self._sources[key] = src_ip(self.members[name][host], self.views[host])
+        return self._sources[key]
+
+    def top_priority(self, name):
+        prios = [host_priority(inst, host) for host, inst in self.members[name].items()]
+        return max((p for p in prios if p is not None), default=None)
+
+
+def plans(views):
+    """host -> plan for every host of ``views`` (an inventory the preflight accepted)."""
+    index = Index(views)
+    return {host: _host_plan(index, host) for host in views if isinstance(views[host], dict)}
+
+
+def _instance_plan(index, host, inst, scripts_all, used):
+    name = inst["name"]
+    view = index.views[host]
+    members = sorted(index.members[name])
+    prio = host_priority(inst, host)
+    state = inst["state"]
+    if state == "auto":
+        if inst.get("nopreempt") or inst.get("preempt_delay") is not None:
+            state = "BACKUP"
+        else:
+            state = "MASTER" if prio == index.top_priority(name) else "BACKUP"
+    src = None
+    peers = []
+    if inst.get("unicast"):
+        src = index.source(name, host)
+        if inst.get("unicast_peers") is not None:
+            peers = [str(p) for p in inst["unicast_peers"]]
+        else:
+            peers = [peer for peer in (index.source(name, other) for other in members if other != host) if peer]
+    tracked = []
+    track_files = []
+    for item in track_items(inst.get("track_scripts"), "track_scripts"):
+        if (scripts_all.get(item["name"]) or {}).get("runner"):
+            track_files.append(item)
+        else:
+            tracked.append(item)
+        if item["name"] not in used:
+            used.append(item["name"])
+    return {
+        "name": name,
+        "state": state,
+        "interface": inst["interface"],
+        "virtual_router_id": inst["virtual_router_id"],
+        "priority": prio,
+        "advert_int": num(inst["advert_int"]),
+        "vrrp_version": inst["vrrp_version"],
+        "auth_type": inst["auth_type"],
+        "auth_pass": None if inst.get("auth_pass") is None else str(inst["auth_pass"]),
+        "virtual_ipaddresses": [vip_line(parse_vip(v, inst["interface"]))
+                                for v in listify(inst.get("virtual_ipaddresses"))],
+        "unicast_src_ip": src if peers else None,
+        "unicast_peers": peers,
+        "track_scripts": tracked,
+        "track_files": track_files,
+        "track_interfaces": track_items(inst.get("track_interfaces"), "track_interfaces"),
+        "nopreempt": bool(inst.get("nopreempt")),
+        "preempt_delay": None if inst.get("preempt_delay") is None else num(inst["preempt_delay"]),
+        "garp_master_delay": inst.get("garp_master_delay"),
+        "garp_master_repeat": inst.get("garp_master_repeat"),
+        "garp_master_refresh": inst.get("garp_master_refresh"),
+        "notify_master": inst.get("notify_master"),
+        "notify_backup": inst.get("notify_backup"),
+        "notify_fault": inst.get("notify_fault"),
+        "notify_stop": inst.get("notify_stop"),
+        "notify": inst.get("notify"),
+        "extra_options": list(inst.get("extra_options") or []),
+        "members": members,
+    }
+
+
+def _host_plan(index, host):
+    view = index.views[host]
+    scripts_all = {}
+    for raw in view.get("scripts") or []:
+        scr = with_defaults(raw, SCRIPT_DEFAULTS)
+        scripts_all[scr["name"]] = scr
+    instances = []
+    used = []
+    seen = set()
+    for raw in instances_of(view):
+        name = raw.get("name")
+        if name in seen or host not in index.members.get(name, {}):
+            continue
+        seen.add(name)
+        instances.append(_instance_plan(index, host, index.members[name][host], scripts_all, used))
+    scripts = []
+    track_files = []
+    runner = []
+    remediate_units = []
+    for name in used:
+        scr = scripts_all[name]
+        if scr.get("runner"):
+            track_files.append({"name": name, "weight": scr["weight"]})
+            runner.append(runner_check(scr))
+            continue
+        if scr.get("remediate"):
+            unit = with_defaults(scr["remediate"], REMEDIATE_DEFAULTS).get("unit")
+            if unit and unit not in remediate_units:
+                remediate_units.append(str(unit))
+        scripts.append({
+            "name": name,
+            "command": script_command(scr, view.get("check_command") or "keepalived-check", view.get("state_dir")),
+            "interval": num(scr["interval"]),
+            "timeout": num(script_timeout(scr)),
+            "weight": scr["weight"],
+            "fall": scr["fall"],
+            "rise": scr["rise"],
+            "user": scr.get("user"),
+            "init_fail": bool(scr.get("init_fail")),
+        })
+    return {
+        "router_id": view.get("router_id"),
+        "script_user": view.get("script_user"),
+        "instances": instances,
+        "scripts": scripts,
+        "track_files": track_files,
+        # What the healthcheck role installs for this host: the runner's checks (only those an
+        # instance of this host tracks) and the units a check may restart through sudo.
+        "runner_checks": runner,
+        "remediate_units": remediate_units,
+    }
