@@ -28,7 +28,9 @@ def keepalived_addresses(facts):
 def keepalived_model(views):
     """The preflight's errors and every host's plan, from the views of all the hosts of a play."""
     if not hasattr(views, "items"):
-        raise AnsibleFilterError("expected a mapping of host name to host view, got %s" % type(views).__name__)
+        kind = ("a list" if isinstance(views, (list, tuple)) else "a string" if isinstance(views, str)
+                else "nothing" if views is None else type(views).__name__)
+        raise AnsibleFilterError("expected a mapping of host name to host view, got %s" % kind)
     return _model.build(_plain(views))
 
 

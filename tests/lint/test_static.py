@@ -68,3 +68,5 @@ def test_built_collection_installs_and_site_playbook_parses(tmp_path):
         assert rc == 0, out
     rc, out = run(["ansible-doc", "-t", "module", "failover.keepalived.keepalived_config"], cwd=tmp_path, env=env)
     assert rc == 0 and "keepalived -t" in out, out
+    rc, out = run(["ansible-doc", "-t", "filter", "-l", "failover.keepalived"], cwd=tmp_path, env=env)
+    assert rc == 0 and "UNDOCUMENTED" not in out and out.count("failover.keepalived.") == 7, out

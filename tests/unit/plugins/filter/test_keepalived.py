@@ -165,9 +165,9 @@ def test_keepalived_model_plans_carry_the_password():
 
 
 @pytest.mark.parametrize("given, kind", [
-    ([views()["node1"]], "list"),
-    ("node1", "str"),
-    (None, "NoneType"),
+    ([views()["node1"]], "a list"),
+    ("node1", "a string"),
+    (None, "nothing"),
     (42, "int"),
 ])
 def test_keepalived_model_refuses_what_is_not_a_mapping(given, kind):
