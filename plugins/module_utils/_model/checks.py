@@ -229,11 +229,9 @@ def _value_problem(option, value):
         return ("is %r, not one of %s" % (value, ", ".join(str(c) for c in option["choices"])),
                 "use one of " + ", ".join(str(c) for c in option["choices"]))
     if UNSAFE_ARG_RE.search(text):
-        if option.get("format") == "check_spec":
-            return ("value %r contains spaces, quotes or characters keepalived's script line cannot carry" % (value,),
-                    "write the check in the compact form NAME:option=value,flag, e.g. process:name=haproxy")
         return ("value %r contains spaces, quotes or characters keepalived's script line cannot carry" % (value,),
-                "use a value without them (paths with spaces: use a symlink)")
+                "write the check in the compact form NAME:option=value,flag, e.g. process:name=haproxy"
+                if option.get("format") == "check_spec" else "use a value without them (paths with spaces: use a symlink)")
     if option.get("format") == "check_spec":
         return _spec_problem(text)
     problem = _format_problem(option.get("format"), text)
