@@ -26,6 +26,7 @@ CHECK_TYPES = tuple(_check_options.CHECKS)
 COMBINED = ("all", "any")
 UNIT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.@\\")
 
+
 def check_args(args):
     """Render a check's args dict as command-line options (``--max-lag 30``)."""
     out = []
@@ -80,21 +81,19 @@ def script_command(script, check_command, state_dir=None):
     return " ".join(words)
 
 
-
-
 def validate_scripts(errors, host, view):
     scripts = {}
     for var, scr, name in named_items(errors, host, "keepalived_scripts", view.get("scripts"), SCRIPT_DEFAULTS,
-                                       "give each check a name plus check/args or script", "check_web"):
+                                      "give each check a name plus check/args or script", "check_web"):
         if name in scripts:
             err(errors, host, var, "is defined twice", "give each check a unique name")
         scripts[name] = scr
         if bool(scr.get("check")) == bool(scr.get("script")):
             err(errors, host, var, "must set exactly one of 'check' (a keepalived-check type) or 'script' (a command)",
-                 "e.g. check: file with args: {path: /etc/keepalived/down}")
+                "e.g. check: file with args: {path: /etc/keepalived/down}")
         if scr.get("check") and scr["check"] not in CHECK_TYPES:
             err(errors, host, var + ".check", "is %r, an unknown check type" % scr["check"],
-                 "use one of " + ", ".join(CHECK_TYPES))
+                "use one of " + ", ".join(CHECK_TYPES))
         if scr.get("check") in CHECK_TYPES:
             for problem, fix, where in check_arg_problems(scr["check"], scr.get("args")):
                 err(errors, host, var + ".args" + where, problem, fix)
@@ -105,17 +104,17 @@ def validate_scripts(errors, host, view):
         weight = scr.get("weight")
         if not is_int(weight) or not -253 <= weight <= 253:
             err(errors, host, var + ".weight", "is %r, outside -253..253" % (weight,),
-                 "use a negative weight to lower the priority on failure, positive to raise it on success, 0 for FAULT")
+                "use a negative weight to lower the priority on failure, positive to raise it on success, 0 for FAULT")
         for field in ("interval", "timeout"):
             value = scr.get(field)
             if value is not None and (not is_number(value) or value <= 0):
                 err(errors, host, "%s.%s" % (var, field), "is %r, not a positive number of seconds" % (value,),
-                     "set e.g. %s: 2" % field)
+                    "set e.g. %s: 2" % field)
         for field in ("fall", "rise"):
             value = scr.get(field)
             if not is_int(value) or value < 1:
                 err(errors, host, "%s.%s" % (var, field), "is %r, not a whole number >= 1" % (value,),
-                     "set e.g. %s: 2" % field)
+                    "set e.g. %s: 2" % field)
         if not isinstance(scr.get("runner"), bool):
             err(errors, host, var + ".runner", "is %r, not true or false" % (scr.get("runner"),), "write runner: true")
         elif scr["runner"]:
@@ -125,7 +124,7 @@ def validate_scripts(errors, host, view):
                                ("init_fail", "a runner check always reports failed until its first result")):
                 if scr.get(field):
                     err(errors, host, "%s.%s" % (var, field), "is set on a check with runner: true (%s)" % why,
-                         "remove %s, or set runner: false to run it as a vrrp_script" % field)
+                        "remove %s, or set runner: false to run it as a vrrp_script" % field)
         user = scr.get("user")
         if user is not None and not re.match(r"^[a-z_][a-z0-9_-]*\$?$", str(user)):
             err(errors, host, var + ".user", "is %r, not a user name" % (user,), "name an existing unprivileged user")
@@ -142,7 +141,7 @@ def _validate_remediate(errors, host, var, scr):
         err(errors, host, var, "is set on a check with 'script'", "remediation is done by keepalived-check: use 'check'")
     if bool(rem.get("unit")) == bool(rem.get("command")):
         err(errors, host, var, "must set exactly one of 'unit' (a systemd unit to restart) or 'command'",
-             "e.g. remediate: {unit: nginx.service}")
+            "e.g. remediate: {unit: nginx.service}")
     if rem.get("unit") and not re.match(r"^[A-Za-z0-9@_.:-]+$", str(rem["unit"])):
         err(errors, host, var + ".unit", "is %r, not a unit name" % (rem["unit"],), "name a unit such as nginx.service")
     if rem.get("command") and re.search(r"['\"\\]", str(rem["command"])):
@@ -156,10 +155,8 @@ def _validate_remediate(errors, host, var, scr):
         budget = script_timeout(scr) * CHECK_TIMEOUT_SHARE if is_number(script_timeout(scr)) else 0
         if budget <= settle + 1:
             err(errors, host, var, "needs time to restart, wait %s s and check again, but the check may only run "
-                 "%.1f s (%d%% of the script timeout)" % (num(settle), budget, CHECK_TIMEOUT_SHARE * 100),
-                 "set the script's timeout to at least %s" % num(int((settle + 2) / CHECK_TIMEOUT_SHARE) + 1))
-
-
+                "%.1f s (%d%% of the script timeout)" % (num(settle), budget, CHECK_TIMEOUT_SHARE * 100),
+                "set the script's timeout to at least %s" % num(int((settle + 2) / CHECK_TIMEOUT_SHARE) + 1))
 
 
 def _option_name(key):

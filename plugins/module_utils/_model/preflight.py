@@ -34,25 +34,26 @@ def validate_host_settings(errors, host, view):
         value = view.get(key)
         if not isinstance(value, str) or not regex.match(value):
             err(errors, host, var, "is %r, not %s" % (value, "a directory under /run" if key == "track_dir"
-                                                       else "an absolute path without spaces or quotes"),
+                                                      else "an absolute path without spaces or quotes"),
                 "use e.g. %s" % example)
+
 
 def _validate_instance_fields(errors, host, var, inst, view, scripts):
     name = inst["name"]
     if not inst.get("interface") or not IFACE_RE.match(str(inst["interface"])):
         err(errors, host, var + ".interface", "is %r, not an interface name" % (inst.get("interface"),),
-             "set the interface that carries VRRP, e.g. eth0")
+            "set the interface that carries VRRP, e.g. eth0")
     vrid = inst.get("virtual_router_id")
     if not is_int(vrid) or not 1 <= vrid <= 255:
         err(errors, host, var + ".virtual_router_id", "is %r, outside 1..255" % (vrid,),
-             "pick a number from 1 to 255 that no other VRRP router on this network uses")
+            "pick a number from 1 to 255 that no other VRRP router on this network uses")
     prio = host_priority(inst, host)
     if prio is None:
         err(errors, host, var, "has no priority for this host",
-             "set priorities: {%s: 100, ...} on the instance (or priority in this host's vars)" % host)
+            "set priorities: {%s: 100, ...} on the instance (or priority in this host's vars)" % host)
     elif not is_int(prio) or not 1 <= prio <= 254:
         err(errors, host, var + ".priority", "is %r for this host, outside 1..254" % (prio,),
-             "use 1..254 (255 is reserved for the address owner)")
+            "use 1..254 (255 is reserved for the address owner)")
     state = inst.get("state")
     if state not in ("auto", "MASTER", "BACKUP"):
         err(errors, host, var + ".state", "is %r" % (state,), "use auto, MASTER or BACKUP")
@@ -64,32 +65,32 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
         err(errors, host, var + ".advert_int", "is %r, not a positive number of seconds" % (adv,), "set e.g. advert_int: 1")
     elif version == 2 and (adv < 1 or float(adv) != int(adv) or adv > 255):
         err(errors, host, var + ".advert_int", "is %r, but VRRPv2 only carries whole seconds 1..255" % (adv,),
-             "use a whole number of seconds, or vrrp_version: 3 for sub-second adverts")
+            "use a whole number of seconds, or vrrp_version: 3 for sub-second adverts")
     elif version == 3 and not 0.01 <= adv <= 40.95:
         err(errors, host, var + ".advert_int", "is %r, outside VRRPv3's 0.01..40.95 s" % (adv,), "use a value in that range")
     if inst.get("auth_pass") is not None:
         pw = str(inst["auth_pass"])
         if len(pw) > 8:
             err(errors, host, var + ".auth_pass", "is %d characters long; VRRP PASS authentication carries at most 8 "
-                 "(keepalived would silently truncate it)" % len(pw), "use a password of 1 to 8 characters")
+                "(keepalived would silently truncate it)" % len(pw), "use a password of 1 to 8 characters")
         if not pw or re.search(r"[\s\"'#!]", pw):
             err(errors, host, var + ".auth_pass", "is empty or contains spaces, quotes, '#' or '!'",
-                 "use 1 to 8 plain characters")
+                "use 1 to 8 plain characters")
         if version == 3:
             err(errors, host, var + ".auth_pass", "is set, but VRRPv3 has no authentication",
-                 "remove auth_pass or use vrrp_version: 2")
+                "remove auth_pass or use vrrp_version: 2")
         if inst.get("auth_type") not in ("PASS", "AH"):
             err(errors, host, var + ".auth_type", "is %r" % (inst.get("auth_type"),), "use PASS or AH")
     if inst.get("nopreempt") and state == "MASTER":
         err(errors, host, var + ".nopreempt", "is set on an instance with state MASTER; keepalived ignores nopreempt "
-             "unless the initial state is BACKUP", "set state: BACKUP (or auto, which renders BACKUP with nopreempt)")
+            "unless the initial state is BACKUP", "set state: BACKUP (or auto, which renders BACKUP with nopreempt)")
     if inst.get("preempt_delay") is not None:
         pd = inst["preempt_delay"]
         if not is_number(pd) or not 0 <= pd <= 1000:
             err(errors, host, var + ".preempt_delay", "is %r, outside 0..1000 s" % (pd,), "use a number of seconds")
         elif state == "MASTER":
             err(errors, host, var + ".preempt_delay", "is set on an instance with state MASTER, where keepalived "
-                 "ignores it", "set state: BACKUP or auto")
+                "ignores it", "set state: BACKUP or auto")
     vips = listify(inst.get("virtual_ipaddresses"))
     if not vips:
         err(errors, host, var + ".virtual_ipaddresses", "is empty", "list at least one address such as 192.168.1.100/24")
@@ -100,10 +101,10 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
             families.add(parsed["version"])
         except ValueError as exc:
             err(errors, host, "%s.virtual_ipaddresses[%d]" % (var, vidx), "is malformed: %s" % exc,
-                 "write e.g. '192.168.1.100/24' or {address: 192.168.1.100/24, dev: eth0, label: 'eth0:0'}")
+                "write e.g. '192.168.1.100/24' or {address: 192.168.1.100/24, dev: eth0, label: 'eth0:0'}")
     if len(families) > 1:
         err(errors, host, var + ".virtual_ipaddresses", "mixes IPv4 and IPv6 addresses",
-             "use one instance per address family")
+            "use one instance per address family")
     try:
         tracked = track_items(inst.get("track_scripts"), "track_scripts")
     except ValueError as exc:
@@ -112,11 +113,11 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
     for item in tracked:
         if item["name"] not in scripts:
             err(errors, host, var + ".track_scripts", "names %r, which keepalived_scripts does not define" % item["name"],
-                 "define it in keepalived_scripts or remove it from track_scripts")
+                "define it in keepalived_scripts or remove it from track_scripts")
         weight = item["weight"]
         if weight is not None and (not is_int(weight) or not -253 <= weight <= 253):
             err(errors, host, "%s.track_scripts (%s).weight" % (var, item["name"]), "is %r, outside -253..253" % (weight,),
-                 "use a whole number from -253 to 253")
+                "use a whole number from -253 to 253")
     try:
         track_items(inst.get("track_interfaces"), "track_interfaces")
     except ValueError as exc:
@@ -130,15 +131,13 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
                 ipaddress.ip_address(str(inst[field]))
             except ValueError:
                 err(errors, host, "%s.%s" % (var, field), "is %r, not an IP address" % (inst[field],),
-                     "set the host's own address on %s" % inst.get("interface"))
+                    "set the host's own address on %s" % inst.get("interface"))
     for pidx, peer in enumerate(inst.get("unicast_peers") or []):
         try:
             ipaddress.ip_address(str(peer))
         except ValueError:
             err(errors, host, "%s.unicast_peers[%d]" % (var, pidx), "is %r, not an IP address" % (peer,),
-                 "list the peers' addresses")
-
-
+                "list the peers' addresses")
 
 
 def _effective(prio, weights, failing=None):
@@ -196,7 +195,7 @@ def preflight(views):
         seen = {}
         vrids = {}
         for var, inst, name in named_items(errors, host, "keepalived_instances", raw_instances, INSTANCE_DEFAULTS,
-                                            "give each instance name, interface, virtual_router_id, ...", "VI_1"):
+                                           "give each instance name, interface, virtual_router_id, ...", "VI_1"):
             prios = inst.get("priorities")
             if isinstance(prios, dict) and prios and host not in prios:
                 continue  # this host is not a member of the instance
@@ -204,8 +203,8 @@ def preflight(views):
                 outside = sorted(set(map(str, prios)) - known)
                 if outside and inst.get("unicast") and inst.get("unicast_peers") is None:
                     err(errors, host, var + ".priorities", "names %s, not in this play (a --limit?); their addresses "
-                         "are needed for unicast_peer" % ", ".join(outside),
-                         "run the play on every member of the instance, or set unicast_peers explicitly")
+                        "are needed for unicast_peer" % ", ".join(outside),
+                        "run the play on every member of the instance, or set unicast_peers explicitly")
             if name in seen:
                 err(errors, host, var, "is defined twice", "give each instance a unique name")
                 continue
@@ -215,8 +214,8 @@ def preflight(views):
                 vip_version(v) == 6 for v in listify(inst.get("virtual_ipaddresses"))) else 4)
             if key in vrids:
                 err(errors, host, var + ".virtual_router_id",
-                     "%s is also used by instance %s on %s" % (key[1], vrids[key], key[0]),
-                     "give every instance on one interface its own virtual_router_id")
+                    "%s is also used by instance %s on %s" % (key[1], vrids[key], key[0]),
+                    "give every instance on one interface its own virtual_router_id")
             vrids[key] = name
             insts_by_name.setdefault(name, {})[host] = inst
             if inst.get("unicast"):
@@ -224,14 +223,14 @@ def preflight(views):
                 src = src_ip(inst, view)
                 if src is None:
                     err(errors, host, var + ".unicast_src_ip",
-                         "cannot be found: the host has no address on %s in its facts" % inst.get("interface"),
-                         "gather facts (network subset) or set unicast_src_ip")
+                        "cannot be found: the host has no address on %s in its facts" % inst.get("interface"),
+                        "gather facts (network subset) or set unicast_src_ip")
                 else:
                     own.add(src)
                 for peer in inst.get("unicast_peers") or []:
                     if str(peer) in own:
                         err(errors, host, var + ".unicast_peers", "contains %s, an address of this host itself" % peer,
-                             "list only the other hosts' addresses (or leave it out to use the other members)")
+                            "list only the other hosts' addresses (or leave it out to use the other members)")
     for rid, owners in sorted(router_ids.items()):
         if len(owners) > 1:
             errors.append("%s: keepalived_router_id %r is shared by %s. Fix: give every host its own router_id "
@@ -310,5 +309,3 @@ def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):
             errors.append("%s: instance %s: when check %s (weight %d) fails on %s its priority only drops from %d to %d, "
                           "not below %s's %d, so the VIP never moves. Fix: %s."
                           % (top, name, script, weight, top, healthy_eff, failed_eff, second, backup_eff, fix))
-
-

@@ -182,7 +182,6 @@ def track_items(value, kind):
     return items
 
 
-
 def script_timeout(script):
     return script["timeout"] if script.get("timeout") is not None else script["interval"]
 
@@ -198,10 +197,8 @@ def err(errors, host, var, problem, fix):
     errors.append("%s: %s %s. Fix: %s." % (host, var, problem, fix))
 
 
-
 def instances_of(view):
     return [i for i in (view.get("instances") or []) if isinstance(i, dict)]
-
 
 
 def named_items(errors, host, variable, items, defaults, hint, example):
@@ -215,7 +212,7 @@ def named_items(errors, host, variable, items, defaults, hint, example):
         name = item.get("name")
         if not name or not NAME_RE.match(str(name)):
             err(errors, host, var + ".name", "is %r, not a valid name" % (name,),
-                 "use letters, digits, '_', '.', '-' (e.g. %s)" % example)
+                "use letters, digits, '_', '.', '-' (e.g. %s)" % example)
             continue
         yield "%s (%s)" % (var, name), item, name
 
@@ -225,7 +222,6 @@ def host_priority(inst, host):
     if isinstance(prios, dict) and prios:
         return prios.get(host)
     return inst.get("priority")
-
 
 
 def src_ip(inst, view):
@@ -262,5 +258,3 @@ def own_addresses(view):
     for addrs in (view.get("addresses") or {}).values():
         own.update(str(a) for a in addrs)
     return own
-
-

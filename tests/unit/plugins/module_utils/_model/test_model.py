@@ -312,8 +312,8 @@ def test_host_outside_priorities_gets_no_instance():
 
 def test_remediation_is_rendered_as_global_options():
     script = values.with_defaults({"name": "c", "check": "http", "args": {"url": "http://127.0.0.1/"},
-                                     "interval": 2, "timeout": 8, "remediate": {"unit": "web.service"}},
-                                    values.SCRIPT_DEFAULTS)
+                                   "interval": 2, "timeout": 8, "remediate": {"unit": "web.service"}},
+                                  values.SCRIPT_DEFAULTS)
     assert checks.script_command(script, "kc") == (
         "kc --timeout 6.4 --remediate-unit web.service --remediate-max 3 --remediate-window 3600 "
         "--remediate-settle 2 http --url http://127.0.0.1/")
@@ -335,7 +335,7 @@ def test_check_args(args, expected):
 @pytest.mark.parametrize("timeout, expected", [(None, "1.6"), (1, "0.8"), (5, "4"), (0.1, "0.1")])
 def test_check_timeout_stays_below_keepalived_timeout(timeout, expected):
     script = values.with_defaults({"name": "c", "check": "tcp", "interval": 2, "timeout": timeout},
-                                    values.SCRIPT_DEFAULTS)
+                                  values.SCRIPT_DEFAULTS)
     assert checks.script_command(script, "kc").split()[:3] == ["kc", "--timeout", expected]
 
 
