@@ -299,10 +299,13 @@ def _scripts(draw):
                 item["args"] = args
             if reason:
                 invalid.append(("keepalived_scripts[%d] (%s)" % (index, name), reason))
-        interval = draw(st.one_of(st.integers(1, 5), st.sampled_from([1, 2, 0.5, 1.5, 10])))
+        runner = "check" in item and draw(st.integers(0, 3)) == 0
+        # Fractions of a second: the runner's; keepalived's vrrp_script takes whole seconds (now and then
+        # one anyway, which the preflight must refuse).
+        fractions = runner or draw(st.integers(0, 9)) == 0
+        interval = draw(st.one_of(st.integers(1, 5), st.sampled_from([1, 2, 10] + ([0.5, 1.5] if fractions else []))))
         if draw(st.booleans()):
             item["interval"] = interval
-        runner = "check" in item and draw(st.integers(0, 3)) == 0
         if runner:
             item["runner"] = True
         elif "check" in item and draw(st.integers(0, 4)) == 0:
@@ -314,10 +317,10 @@ def _scripts(draw):
             if draw(st.booleans()):
                 remediate["max"] = draw(st.integers(1, 10))
             if draw(st.booleans()):
-                remediate["window"] = draw(st.sampled_from([60, 600, 3600, 86400, 604800]))
+                remediate["window"] = draw(st.sampled_from([60, 600, 3600, 86400] * 3 + [604800]))
             item["remediate"] = remediate
         if timeout is None and draw(st.booleans()):
-            timeout = draw(st.one_of(st.integers(1, 10), st.sampled_from([0.5, 2.5])))
+            timeout = draw(st.one_of(st.integers(1, 10), st.sampled_from([0.5, 2.5] if fractions else [4294])))
         if timeout is not None:
             item["timeout"] = timeout
         for key in ("fall", "rise"):
@@ -352,10 +355,13 @@ def _vip(draw, version, iface, pool):
     dev = draw(st.sampled_from([None, iface] + list(INTERFACES)))
     if dev:
         vip["dev"] = dev
-    if draw(st.booleans()):
+    # An IPv6 address takes no label and no scope but global: now and then one anyway.
+    odd = version == 6 and draw(st.integers(0, 9)) == 0
+    if (version == 4 or odd) and draw(st.booleans()):
         vip["label"] = "%s:%d" % (dev or iface, draw(st.integers(0, 99)))
     if draw(st.integers(0, 3)) == 0:
-        vip["scope"] = draw(st.sampled_from(["global", "site", "link", "host", "nowhere"]))
+        vip["scope"] = draw(st.sampled_from(["global", "site", "link", "host", "nowhere"] if version == 4 or odd
+                                            else ["global"]))
     if version == 4 and text.endswith("/24") and draw(st.integers(0, 3)) == 0:
         vip["brd"] = str(ipaddress.ip_interface(text).network.broadcast_address)
     return vip
@@ -399,7 +405,8 @@ def _instances(draw, hosts, scripts, ipv6):
             advert = draw(st.one_of(st.sampled_from([1, 2, 3, 255]), st.integers(1, 10)))
         if advert != 1 or draw(st.booleans()):
             inst["advert_int"] = advert
-        if vrrp_version == 2 and draw(st.integers(0, 2)) == 0:
+        # IPv6 runs as VRRPv3 whatever vrrp_version says, without authentication: now and then a password anyway.
+        if vrrp_version == 2 and draw(st.integers(0, 2)) == 0 and (version == 4 or draw(st.integers(0, 9)) == 0):
             inst["auth_pass"] = draw(st.from_regex(r"\A[A-Za-z0-9_.@%+-]{1,8}\Z"))
             if draw(st.booleans()):
                 inst["auth_type"] = draw(st.sampled_from(["PASS", "AH"]))
@@ -412,7 +419,7 @@ def _instances(draw, hosts, scripts, ipv6):
             inst["state"] = "MASTER"
         elif draw(st.integers(0, 4)) == 0:
             inst["state"] = "BACKUP"
-        if inst.get("state") != "MASTER" and draw(st.integers(0, 4)) == 0:
+        if inst.get("state") != "MASTER" and (not nopreempt or draw(st.integers(0, 9)) == 0) and draw(st.integers(0, 4)) == 0:
             inst["preempt_delay"] = draw(st.one_of(st.integers(0, 1000), st.sampled_from([2.5, 0.5])))
         tracked = draw(st.lists(st.sampled_from(sorted(by_name)), unique=True, max_size=3)) if by_name else []
         track = []
@@ -430,7 +437,10 @@ def _instances(draw, hosts, scripts, ipv6):
         if track:
             inst["track_scripts"] = track
         if draw(st.integers(0, 4)) == 0:
-            inst["track_interfaces"] = [draw(st.sampled_from(list(INTERFACES) + [{"name": "eth1", "weight": -10}]))]
+            # Not the instance's own interface, which keepalived always watches: now and then anyway.
+            others = [i for i in INTERFACES if i != iface or draw(st.integers(0, 9)) == 0]
+            others += [{"name": other, "weight": -10} for other in others if other != iface]
+            inst["track_interfaces"] = [draw(st.sampled_from(others))]
         for option, values in (("garp_master_delay", (1, 5, 10)), ("garp_master_repeat", (1, 3, 5)),
                                ("garp_master_refresh", (0, 60))):
             if draw(st.integers(0, 6)) == 0:

@@ -19,7 +19,8 @@ refused. For each accepted one:
 
 The examples are derandomized: every run tests the same inventories. Bugs this found and that are
 still open are in KNOWN: their cases are xfail(strict=True) below, and the property tolerates
-exactly the failure lines they explain, so that any other failure fails.
+exactly the failure lines they explain, so that any other failure fails. Bugs it found and that are
+fixed are in FIXED: their minimal cases are refused by the preflight, or accepted and pass.
 """
 
 from __future__ import annotations
@@ -78,58 +79,43 @@ class Bug:
 
 
 # Open bugs; the property tolerates exactly the failure lines they explain. Remove an entry once its
-# case passes (its strict xfail then fails).
-KNOWN = [
-    Bug("fractional-script-interval",
-        "the preflight accepts a fractional keepalived_scripts interval/timeout, keepalived 2.2.7 takes whole "
-        "seconds 1..4294: \"invalid number '0.5'\", \"vrrp script interval '0.5' must be between 1 and 4294 - "
-        "ignoring\"",
-        r"invalid number '\d*\.\d+'|vrrp script (interval|timeout) '\d*\.\d+' (must be between|invalid)",
-        lambda: minimal({"track_scripts": ["chk"]}, [{"name": "chk", "check": "file", "interval": 0.5}])),
-    Bug("track-own-interface",
-        "the preflight accepts track_interfaces naming the instance's own interface: \"(VI_1) Ignoring "
-        "track_interface eth0 since own interface\"",
-        r"Ignoring track_interface \S+ since own interface",
-        lambda: minimal({"track_interfaces": ["eth0"]})),
-    Bug("nopreempt-with-preempt-delay",
-        "the preflight accepts nopreempt together with preempt_delay: \"(VI_1) preempt_delay is incompatible "
-        "with nopreempt mode - resetting\"",
-        r"preempt_delay is incompatible with nopreempt mode",
-        lambda: minimal({"nopreempt": True, "preempt_delay": 10})),
-    Bug("ah-auth-on-master",
-        "the preflight accepts auth_type AH on an instance it renders MASTER: \"(VI_1) Initial state master is "
-        "incompatible with AH authentication - clearing\"",
-        r"Initial state master is incompatible with AH authentication",
-        lambda: minimal({"auth_type": "AH", "auth_pass": "secret"})),
-    Bug("ipv6-is-vrrpv3",
-        "the preflight checks an IPv6 instance without vrrp_version (2 by default) as VRRPv2, but keepalived runs "
-        "IPv6 as VRRPv3, so auth_pass and an advert_int of 41..255 pass: \"(VI_1) VRRP version 3 does not support "
-        "authentication. Ignoring.\", \"(VI_1) VRRPv3 advertisement interval 255.00s is out of range. Must be less "
-        "than 40.96s. Setting to 40.95s\"",
-        r"VRRP version 3 does not support authentication|VRRPv3 advertisement interval \S+ is out of range",
-        lambda: minimal({"auth_pass": "secret", "virtual_ipaddresses": ["fd00:0:0:1::100/64"]})),
-    Bug("ipv6-vip-scope-label",
-        "the preflight accepts a label, or a scope other than global, on an IPv6 VIP: \"Cannot specify label for "
-        "IPv6 addresses (fd00:0:0:1::100/64) - ignoring label\" (and \"... - ignoring scope\")",
-        r"Cannot specify (scope|label) for IPv6 addresses",
-        lambda: minimal({"virtual_ipaddresses": [{"address": "fd00:0:0:1::100/64", "label": "eth0:1"}]})),
-    Bug("dash-value",
-        "the preflight accepts a check argument value that starts with '-', which the program's parser reads as "
-        "an option, on the script line and in the runner: \"keepalived-check process: error: argument --cmdline: "
-        "expected one argument\"",
-        r"(exits 2 \(keepalived-check [a-z-]+: error: |the runner refuses runner\.json: .*: )"
-        r"argument --[a-z-]+: expected one argument",
-        lambda: minimal({"track_scripts": ["chk"]},
-                        [{"name": "chk", "check": "process", "args": {"cmdline": "--daemonize"}}]),
-        lab=False),
-    Bug("remediate-window-over-a-day",
-        "the preflight accepts any keepalived_scripts[].remediate.window >= 1, the program at most 86400 s: "
-        "\"keepalived-check: error: argument --remediate-window: must be between 0.001 and 86400: '604800'\"",
-        r"exits 2 \(keepalived-check: error: argument --remediate-\w+: must be between",
-        lambda: minimal({"track_scripts": ["chk"]},
-                        [{"name": "chk", "check": "file", "timeout": 5,
-                          "remediate": {"unit": "nginx.service", "window": 604800}}]),
-        lab=False),
+# case passes (its strict xfail then fails), and add the case to FIXED.
+KNOWN: list = []
+
+
+@dataclass
+class Fixed:
+    """A bug the invariant found and that is fixed: its minimal case, and how the preflight answers it now."""
+
+    id: str
+    refused: object    # words of the preflight's refusal, or None: accepted, and runs as written
+    inventory: object  # callable returning the minimal Inventory
+
+
+FIXED = [
+    Fixed("fractional-script-interval", "(chk).interval is 0.5, but keepalived runs a vrrp_script every 1..4294",
+          lambda: minimal({"track_scripts": ["chk"]}, [{"name": "chk", "check": "file", "interval": 0.5}])),
+    Fixed("track-own-interface", "(VI_1).track_interfaces names eth0, the instance's own interface",
+          lambda: minimal({"track_interfaces": ["eth0"]})),
+    Fixed("nopreempt-with-preempt-delay", "(VI_1).preempt_delay is set together with nopreempt",
+          lambda: minimal({"nopreempt": True, "preempt_delay": 10})),
+    Fixed("ah-auth-on-master", "(VI_1).auth_type is AH on an instance with state MASTER",
+          lambda: minimal({"auth_type": "AH", "auth_pass": "secret", "state": "MASTER"})),
+    Fixed("ah-auth-auto-renders-backup", None, lambda: minimal({"auth_type": "AH", "auth_pass": "secret"})),
+    Fixed("ipv6-is-vrrpv3", "(VI_1).auth_pass is set, but VRRPv3 has no authentication",
+          lambda: minimal({"auth_pass": "secret", "virtual_ipaddresses": ["fd00:0:0:1::100/64"]})),
+    Fixed("ipv6-vip-scope-label", "an IPv6 address takes no label",
+          lambda: minimal({"virtual_ipaddresses": [{"address": "fd00:0:0:1::100/64", "label": "eth0:1"}]})),
+    Fixed("dash-value", None,
+          lambda: minimal({"track_scripts": ["chk"]},
+                          [{"name": "chk", "check": "process", "args": {"cmdline": "--daemonize"}}])),
+    Fixed("dash-value-in-the-runner", None,
+          lambda: minimal({"track_scripts": ["chk"]},
+                          [{"name": "chk", "check": "process", "runner": True, "args": {"cmdline": "-D"}}])),
+    Fixed("remediate-window-over-a-day", "(chk).remediate.window is 604800, outside 0.001..86400",
+          lambda: minimal({"track_scripts": ["chk"]},
+                          [{"name": "chk", "check": "file", "timeout": 5,
+                            "remediate": {"unit": "nginx.service", "window": 604800}}])),
 ]
 
 
@@ -404,3 +390,24 @@ def test_known_bug(bug, request):
     if others:
         raise RuntimeError("the case of %s fails otherwise too:\n%s" % (bug.id, "\n".join(others)))
     assert not texts, "\n".join(texts)
+
+
+@pytest.mark.parametrize("case", FIXED, ids=[case.id for case in FIXED])
+def test_fixed_bug(case):
+    """The minimal case of a fixed bug: refused with the words that name it, or accepted and run as written."""
+    inventory = case.inventory()
+    errors = ROLE.render(inventory)[1]["errors"]
+    if case.refused:
+        assert any(case.refused in error for error in errors), "not refused with %r: %s" % (case.refused, errors)
+    else:
+        accepted, problems, _trees = check_inventory(inventory)
+        assert accepted and not problems, errors + problems
+
+
+@pytest.mark.containers
+def test_fixed_bugs_accepted_cases_pass_keepalived_config_test(lab):
+    trees = {"fixed-%s-%s" % (case.id, host): tree for case in FIXED if not case.refused
+             for host, tree in check_inventory(case.inventory())[2].items()}
+    assert trees
+    failures = lab.validate(trees)
+    assert not failures, failures

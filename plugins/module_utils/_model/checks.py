@@ -24,6 +24,10 @@ from ansible_collections.failover.keepalived.plugins.module_utils._model.values 
 CHECK_TYPES = tuple(_check_options.CHECKS)
 # Checks that combine others given with --check; they cannot be nested.
 COMBINED = ("all", "any")
+# The program's global options (--timeout, --remediate-window, ...) by name.
+GLOBAL_OPTIONS = {opt["name"]: opt for opt in _check_options.GLOBAL_OPTIONS}
+# keepalived's vrrp_script interval and timeout: whole seconds in this range.
+SCRIPT_SECONDS = (1, 4294)
 UNIT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.@\\")
 
 
@@ -39,7 +43,9 @@ def check_args(args):
             out.append(opt)
             continue
         for one in listify(value):
-            out += [opt, str(one)]
+            text = str(one)
+            # --opt=-value: the program's parser would read a separate -value as an option
+            out += ["%s=%s" % (opt, text)] if text.startswith("-") else [opt, text]
     return out
 
 
@@ -110,6 +116,11 @@ def validate_scripts(errors, host, view):
             if value is not None and (not is_number(value) or value <= 0):
                 err(errors, host, "%s.%s" % (var, field), "is %r, not a positive number of seconds" % (value,),
                     "set e.g. %s: 2" % field)
+            elif value is not None and scr.get("runner") is False and (
+                    float(value) != int(value) or not SCRIPT_SECONDS[0] <= value <= SCRIPT_SECONDS[1]):
+                err(errors, host, "%s.%s" % (var, field), "is %r, but keepalived runs a vrrp_script every %d..%d whole "
+                    "seconds" % ((value,) + SCRIPT_SECONDS),
+                    "use a whole number of seconds, or runner: true for a check every fraction of a second")
         for field in ("fall", "rise"):
             value = scr.get(field)
             if not is_int(value) or value < 1:
@@ -142,14 +153,18 @@ def _validate_remediate(errors, host, var, scr):
     if bool(rem.get("unit")) == bool(rem.get("command")):
         err(errors, host, var, "must set exactly one of 'unit' (a systemd unit to restart) or 'command'",
             "e.g. remediate: {unit: nginx.service}")
-    if rem.get("unit") and not re.match(r"^[A-Za-z0-9@_.:-]+$", str(rem["unit"])):
-        err(errors, host, var + ".unit", "is %r, not a unit name" % (rem["unit"],), "name a unit such as nginx.service")
     if rem.get("command") and re.search(r"['\"\\]", str(rem["command"])):
         err(errors, host, var + ".command", "contains quotes or backslashes", "wrap the command in a script file")
-    for field, low in (("max", 1), ("window", 1), ("settle", 0)):
-        value = rem.get(field)
-        if not is_number(value) or value < low:
-            err(errors, host, "%s.%s" % (var, field), "is %r" % (value,), "use a number >= %d" % low)
+    elif rem.get("command") and str(rem["command"]).startswith("-"):
+        err(errors, host, var + ".command", "is %r, which starts with '-'" % (rem["command"],),
+            "start the command with the program to run")
+    # The program's own declarations of --remediate-unit, -command, -max, -window and -settle.
+    # (--remediate-command is quoted on the script line: the two rules above are its own.)
+    for field in ("unit", "max", "window", "settle"):
+        if rem.get(field) is not None:
+            found = _value_problem(dict(GLOBAL_OPTIONS["remediate_" + field], name=field), rem[field])
+            if found:
+                err(errors, host, "%s.%s" % (var, field), found[0], found[1])
     settle = rem.get("settle")
     if is_number(settle):
         budget = script_timeout(scr) * CHECK_TIMEOUT_SHARE if is_number(script_timeout(scr)) else 0

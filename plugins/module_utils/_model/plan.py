@@ -60,8 +60,9 @@ def _instance_plan(index, host, inst, scripts_all, used):
     prio = host_priority(inst, host)
     state = inst["state"]
     if state == "auto":
-        if inst.get("nopreempt") or inst.get("preempt_delay") is not None:
-            state = "BACKUP"
+        if inst.get("nopreempt") or inst.get("preempt_delay") is not None or (
+                inst.get("auth_pass") is not None and inst.get("auth_type") == "AH"):
+            state = "BACKUP"  # the top priority still takes over once the first adverts are missed
         else:
             state = "MASTER" if prio == index.top_priority(name) else "BACKUP"
     src = None

@@ -18,6 +18,7 @@ USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # A track directory systemd can create as the runner's RuntimeDirectory.
 TRACK_DIR_RE = re.compile(r"^/run/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 PATH_RE = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+$")
+V6_NOTE = " (keepalived runs an IPv6 instance as VRRPv3 whatever vrrp_version says)"
 
 
 def validate_host_settings(errors, host, view):
@@ -57,40 +58,6 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
     state = inst.get("state")
     if state not in ("auto", "MASTER", "BACKUP"):
         err(errors, host, var + ".state", "is %r" % (state,), "use auto, MASTER or BACKUP")
-    version = inst.get("vrrp_version")
-    if version not in (2, 3):
-        err(errors, host, var + ".vrrp_version", "is %r" % (version,), "use 2 or 3")
-    adv = inst.get("advert_int")
-    if not is_number(adv) or adv <= 0:
-        err(errors, host, var + ".advert_int", "is %r, not a positive number of seconds" % (adv,), "set e.g. advert_int: 1")
-    elif version == 2 and (adv < 1 or float(adv) != int(adv) or adv > 255):
-        err(errors, host, var + ".advert_int", "is %r, but VRRPv2 only carries whole seconds 1..255" % (adv,),
-            "use a whole number of seconds, or vrrp_version: 3 for sub-second adverts")
-    elif version == 3 and not 0.01 <= adv <= 40.95:
-        err(errors, host, var + ".advert_int", "is %r, outside VRRPv3's 0.01..40.95 s" % (adv,), "use a value in that range")
-    if inst.get("auth_pass") is not None:
-        pw = str(inst["auth_pass"])
-        if len(pw) > 8:
-            err(errors, host, var + ".auth_pass", "is %d characters long; VRRP PASS authentication carries at most 8 "
-                "(keepalived would silently truncate it)" % len(pw), "use a password of 1 to 8 characters")
-        if not pw or re.search(r"[\s\"'#!]", pw):
-            err(errors, host, var + ".auth_pass", "is empty or contains spaces, quotes, '#' or '!'",
-                "use 1 to 8 plain characters")
-        if version == 3:
-            err(errors, host, var + ".auth_pass", "is set, but VRRPv3 has no authentication",
-                "remove auth_pass or use vrrp_version: 2")
-        if inst.get("auth_type") not in ("PASS", "AH"):
-            err(errors, host, var + ".auth_type", "is %r" % (inst.get("auth_type"),), "use PASS or AH")
-    if inst.get("nopreempt") and state == "MASTER":
-        err(errors, host, var + ".nopreempt", "is set on an instance with state MASTER; keepalived ignores nopreempt "
-            "unless the initial state is BACKUP", "set state: BACKUP (or auto, which renders BACKUP with nopreempt)")
-    if inst.get("preempt_delay") is not None:
-        pd = inst["preempt_delay"]
-        if not is_number(pd) or not 0 <= pd <= 1000:
-            err(errors, host, var + ".preempt_delay", "is %r, outside 0..1000 s" % (pd,), "use a number of seconds")
-        elif state == "MASTER":
-            err(errors, host, var + ".preempt_delay", "is set on an instance with state MASTER, where keepalived "
-                "ignores it", "set state: BACKUP or auto")
     vips = listify(inst.get("virtual_ipaddresses"))
     if not vips:
         err(errors, host, var + ".virtual_ipaddresses", "is empty", "list at least one address such as 192.168.1.100/24")
@@ -105,6 +72,49 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
     if len(families) > 1:
         err(errors, host, var + ".virtual_ipaddresses", "mixes IPv4 and IPv6 addresses",
             "use one instance per address family")
+    version = inst.get("vrrp_version")
+    if version not in (2, 3):
+        err(errors, host, var + ".vrrp_version", "is %r" % (version,), "use 2 or 3")
+    elif families == {6}:
+        version = 3  # keepalived runs an IPv6 instance as VRRPv3 whatever vrrp_version says
+    adv = inst.get("advert_int")
+    if not is_number(adv) or adv <= 0:
+        err(errors, host, var + ".advert_int", "is %r, not a positive number of seconds" % (adv,), "set e.g. advert_int: 1")
+    elif version == 2 and (adv < 1 or float(adv) != int(adv) or adv > 255):
+        err(errors, host, var + ".advert_int", "is %r, but VRRPv2 only carries whole seconds 1..255" % (adv,),
+            "use a whole number of seconds, or vrrp_version: 3 for sub-second adverts")
+    elif version == 3 and not 0.01 <= adv <= 40.95:
+        err(errors, host, var + ".advert_int", "is %r, outside VRRPv3's 0.01..40.95 s%s" % (adv, V6_NOTE if families == {6} else ""),
+            "use a value in that range")
+    if inst.get("auth_pass") is not None:
+        pw = str(inst["auth_pass"])
+        if len(pw) > 8:
+            err(errors, host, var + ".auth_pass", "is %d characters long; VRRP PASS authentication carries at most 8 "
+                "(keepalived would silently truncate it)" % len(pw), "use a password of 1 to 8 characters")
+        if not pw or re.search(r"[\s\"'#!]", pw):
+            err(errors, host, var + ".auth_pass", "is empty or contains spaces, quotes, '#' or '!'",
+                "use 1 to 8 plain characters")
+        if version == 3:
+            err(errors, host, var + ".auth_pass", "is set, but VRRPv3 has no authentication%s" % (V6_NOTE if families == {6} else ""),
+                "remove auth_pass" if families == {6} else "remove auth_pass or use vrrp_version: 2")
+        if inst.get("auth_type") not in ("PASS", "AH"):
+            err(errors, host, var + ".auth_type", "is %r" % (inst.get("auth_type"),), "use PASS or AH")
+        elif inst["auth_type"] == "AH" and state == "MASTER":
+            err(errors, host, var + ".auth_type", "is AH on an instance with state MASTER; keepalived cannot start an AH "
+                "instance as MASTER and drops the authentication", "set state: BACKUP or auto (which renders BACKUP with AH)")
+    if inst.get("nopreempt") and state == "MASTER":
+        err(errors, host, var + ".nopreempt", "is set on an instance with state MASTER; keepalived ignores nopreempt "
+            "unless the initial state is BACKUP", "set state: BACKUP (or auto, which renders BACKUP with nopreempt)")
+    if inst.get("preempt_delay") is not None and inst.get("nopreempt"):
+        err(errors, host, var + ".preempt_delay", "is set together with nopreempt; keepalived ignores preempt_delay "
+            "when it never preempts", "remove preempt_delay, or nopreempt to preempt after the delay")
+    elif inst.get("preempt_delay") is not None:
+        pd = inst["preempt_delay"]
+        if not is_number(pd) or not 0 <= pd <= 1000:
+            err(errors, host, var + ".preempt_delay", "is %r, outside 0..1000 s" % (pd,), "use a number of seconds")
+        elif state == "MASTER":
+            err(errors, host, var + ".preempt_delay", "is set on an instance with state MASTER, where keepalived "
+                "ignores it", "set state: BACKUP or auto")
     try:
         tracked = track_items(inst.get("track_scripts"), "track_scripts")
     except ValueError as exc:
@@ -119,9 +129,14 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
             err(errors, host, "%s.track_scripts (%s).weight" % (var, item["name"]), "is %r, outside -253..253" % (weight,),
                 "use a whole number from -253 to 253")
     try:
-        track_items(inst.get("track_interfaces"), "track_interfaces")
+        watched = track_items(inst.get("track_interfaces"), "track_interfaces")
     except ValueError as exc:
         err(errors, host, var + ".track_interfaces", str(exc), "list interface names")
+        watched = []
+    for item in watched:
+        if item["name"] == inst.get("interface"):
+            err(errors, host, var + ".track_interfaces", "names %s, the instance's own interface, which keepalived "
+                "always watches and ignores here" % item["name"], "remove it (a down %s already means FAULT)" % item["name"])
     for field in ("unicast_peers", "extra_options"):
         if inst.get(field) is not None and not isinstance(inst[field], list):
             err(errors, host, "%s.%s" % (var, field), "is not a list", "write it as a YAML list")

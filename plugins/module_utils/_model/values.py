@@ -144,6 +144,11 @@ def parse_vip(vip, default_dev):
     scope = vip.get("scope")
     if scope is not None and scope not in ("global", "site", "link", "host", "nowhere"):
         raise ValueError("scope %r is not one of global, site, link, host, nowhere" % scope)
+    if iface.version == 6 and label is not None:
+        raise ValueError("%r: an IPv6 address takes no label (keepalived drops it); remove label" % text)
+    if iface.version == 6 and scope not in (None, "global"):
+        raise ValueError("%r: an IPv6 address takes its scope from the address itself (keepalived drops scope %s); "
+                         "remove scope" % (text, scope))
     return {
         "address": text,
         "ip": str(iface.ip),

@@ -221,6 +221,43 @@ BAD = [
     ("no priority for a member",
      lambda v: on_all(v, lambda h: inst(h).pop("priorities")),
      ["has no priority for this host", "priorities:"]),
+    ("fractional vrrp_script interval",
+     lambda v: on_all(v, lambda h: scr(h).update(interval=0.5)),
+     ["node1", "keepalived_scripts[0] (check_test).interval", "is 0.5", "1..4294 whole seconds", "runner: true"]),
+    ("vrrp_script timeout beyond keepalived's range",
+     lambda v: on_all(v, lambda h: scr(h).update(timeout=5000)),
+     ["(check_test).timeout", "is 5000", "whole number of seconds"]),
+    ("the instance's own interface tracked",
+     lambda v: on_all(v, lambda h: inst(h).update(track_interfaces=["eth0"])),
+     ["(WEB1).track_interfaces", "names eth0, the instance's own interface", "remove it"]),
+    ("nopreempt with preempt_delay",
+     lambda v: on_all(v, lambda h: inst(h).update(nopreempt=True, preempt_delay=10)),
+     ["(WEB1).preempt_delay", "together with nopreempt", "remove preempt_delay"]),
+    ("AH authentication on a MASTER",
+     lambda v: inst(v["node1"]).update(state="MASTER", auth_type="AH"),
+     ["node1", "(WEB1).auth_type", "AH on an instance with state MASTER", "state: BACKUP or auto"]),
+    ("password on an IPv6 instance (VRRPv3 whatever vrrp_version says)",
+     lambda v: on_all(v, lambda h: (inst(h).update(virtual_ipaddresses=["fd00::100/64"]),
+                                    h["addresses"].update(eth0=["fd00::%s" % h["router_id"][-1]]))),
+     ["(WEB1).auth_pass", "VRRPv3 has no authentication", "runs an IPv6 instance as VRRPv3", "remove auth_pass"]),
+    ("advert_int beyond VRRPv3 on an IPv6 instance",
+     lambda v: on_all(v, lambda h: (inst(h).update(virtual_ipaddresses=["fd00::100/64"], auth_pass=None, advert_int=60),
+                                    h["addresses"].update(eth0=["fd00::%s" % h["router_id"][-1]]))),
+     ["(WEB1).advert_int", "is 60, outside VRRPv3's 0.01..40.95 s", "runs an IPv6 instance as VRRPv3"]),
+    ("label on an IPv6 VIP",
+     lambda v: on_all(v, lambda h: inst(h).update(auth_pass=None, virtual_ipaddresses=[
+         {"address": "fd00::100/64", "label": "eth0:1"}])),
+     ["virtual_ipaddresses[0]", "an IPv6 address takes no label", "remove label"]),
+    ("non-global scope on an IPv6 VIP",
+     lambda v: on_all(v, lambda h: inst(h).update(auth_pass=None, virtual_ipaddresses=[
+         {"address": "fd00::100/64", "scope": "site"}])),
+     ["virtual_ipaddresses[0]", "keepalived drops scope site", "remove scope"]),
+    ("remediation window longer than the program takes",
+     lambda v: on_all(v, lambda h: scr(h).update(timeout=5, remediate={"unit": "nginx.service", "window": 604800})),
+     ["(check_test).remediate.window", "is 604800, outside 0.001..86400", "use a value in 0.001..86400"]),
+    ("remediation command that starts with a dash",
+     lambda v: on_all(v, lambda h: scr(h).update(timeout=5, remediate={"command": "-x"})),
+     ["(check_test).remediate.command", "starts with '-'", "start the command with the program"]),
 ]
 
 
@@ -264,6 +301,11 @@ GOOD = [
     ("per-host priority", lambda v: [per_host_priority(v[h], p) for h, p in (("node1", 100), ("node2", 80))]),
     ("raw script", lambda v: on_all(v, lambda h: h["scripts"].__setitem__(
         0, {"name": "check_test", "script": "/usr/bin/test ! -e /etc/keepalived/down", "weight": -30}))),
+    ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
+    ("AH authentication with state auto", lambda v: on_all(v, lambda h: inst(h).update(auth_type="AH"))),
+    ("IPv6 instance with global scope", lambda v: on_all(v, lambda h: (
+        inst(h).update(auth_pass=None, virtual_ipaddresses=[{"address": "fd00::100/64", "scope": "global"}]),
+        h["addresses"].update(eth0=["fd00::%s" % h["router_id"][-1]])))),
 ]
 
 
@@ -289,6 +331,11 @@ def test_seed_plan_matches_the_seed_example():
         "command": "/usr/local/bin/keepalived-check --timeout 1.6 file --path /etc/keepalived/down",
         "interval": "2", "timeout": "2", "weight": -30, "fall": 2, "rise": 2, "user": None, "init_fail": False,
     }]
+
+
+def test_ah_authentication_renders_backup_everywhere():
+    views = on_all(seed_views(), lambda h: inst(h).update(auth_type="AH"))
+    assert {plan.plans(views)[h]["instances"][0]["state"] for h in views} == {"BACKUP"}
 
 
 def test_nopreempt_renders_backup_everywhere():
@@ -327,6 +374,8 @@ def test_remediation_is_rendered_as_global_options():
     ({"frontend": ["a", "b"]}, ["--frontend", "a", "--frontend", "b"]),
     ({"insecure": True, "verbose": False}, ["--insecure"]),
     ({}, []),
+    ({"cmdline": "--daemonize"}, ["--cmdline=--daemonize"]),
+    ({"unit": ["-.mount", "a.service"]}, ["--unit=-.mount", "--unit", "a.service"]),
 ])
 def test_check_args(args, expected):
     assert checks.check_args(args) == expected
