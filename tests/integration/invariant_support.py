@@ -448,8 +448,10 @@ def _instances(draw, hosts, scripts, ipv6):
         for option in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
             if draw(st.integers(0, 6)) == 0:
                 inst[option] = NOTIFY_COMMAND + draw(st.sampled_from(NOTIFY_ARGS))
+        _instance_options(draw, inst, version, iface)
         if draw(st.integers(0, 4)) == 0:
             inst["unicast"] = False
+            inst.pop("unicast_ttl", None)
         elif len(members) > 1 and draw(st.integers(0, 4)) == 0:
             # Explicit peers and source in each member's own host variables.
             for host in members:
@@ -459,6 +461,75 @@ def _instances(draw, hosts, scripts, ipv6):
                 per_host[host][name] = changes
         items.append(inst)
     return items, per_host
+
+
+ROUTES = {
+    4: [{"to": "10.20.0.0/16", "via": "10.0.0.1"}, {"to": "10.21.0.0/16", "dev": "eth1", "metric": 10},
+        {"to": "default", "via": "10.0.0.1", "table": 100}, {"to": "10.22.0.0/16", "type": "blackhole"},
+        {"to": "10.23.0.0/16", "type": "unreachable", "table": "main"},
+        {"to": "10.24.0.0/24", "src": "10.0.0.100", "dev": "eth0", "scope": "link"}],
+    6: [{"to": "fd00:20::/64", "via": "fd00:0:0:1::1"}, {"to": "fd00:21::/64", "dev": "eth1", "metric": 10},
+        {"to": "fd00:22::/64", "type": "prohibit"}],
+}
+RULES = {
+    4: [{"from": "10.0.0.100", "table": 100}, {"to": "10.30.0.0/16", "table": 101, "priority": 100},
+        {"iif": "eth1", "table": 102}, {"fwmark": 7, "table": 103}, {"from": "10.0.0.0/24", "oif": "eth0", "table": 104}],
+    6: [{"from": "fd00:0:0:1::100", "table": 100}, {"to": "fd00:30::/64", "table": 101, "priority": 200}],
+}
+
+
+def _instance_options(draw, inst, version, iface):
+    """The optional keepalived settings of one instance, each now and then."""
+    def sometimes():
+        return draw(st.integers(0, 5)) == 0
+
+    if sometimes():
+        other = 10 - version  # a dual-stack VIP: the other family, excluded from the adverts
+        pool = ["10.0.0.%d" % n for n in range(150, 160)] if other == 4 else ["fd00:0:0:1::%x" % n for n in range(0x150, 0x160)]
+        inst["virtual_ipaddress_excluded"] = [_vip(draw, other, iface, pool)]
+    if sometimes():
+        inst["virtual_routes"] = draw(st.lists(st.sampled_from(ROUTES[version]), min_size=1, max_size=3, unique_by=str))
+    if sometimes():
+        inst["virtual_rules"] = draw(st.lists(st.sampled_from(RULES[version]), min_size=1, max_size=2, unique_by=str))
+    if sometimes():
+        inst["use_vmac"] = draw(st.sampled_from([True, "vrrp.%d" % inst["virtual_router_id"], "vmac-%s" % iface]))
+        if draw(st.booleans()):
+            inst["vmac_xmit_base"] = True
+    for option, values in (("unicast_ttl", [1, 2, 255]), ("accept", [True, False]), ("dont_track_primary", [True]),
+                           ("notify_master_rx_lower_pri", [NOTIFY_COMMAND + " lower"]), ("smtp_alert", [True])):
+        if sometimes():
+            inst[option] = draw(st.sampled_from(values))
+
+
+EXTRA_CONFIG = [
+    "vrrp_track_process haproxy {\n    process haproxy\n    weight -20  # not proven in containers\n}\n",
+    "virtual_server 10.0.0.100 80 {\n    delay_loop 6\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\n"
+    "    real_server 10.0.0.11 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 3\n"
+    "        }\n    }\n}\n",
+    "! a comment\nvrrp_track_process sshd {\n    process sshd\n    quorum 1\n    delay 2\n}\n",
+]
+
+
+def _host_config(draw):
+    """Host-level settings: e-mail alerts, global options, extra configuration; each now and then."""
+    out = {}
+    if draw(st.integers(0, 5)) == 0:
+        out["keepalived_notification_email"] = draw(st.lists(st.sampled_from(["ops@example.com", "a.b+c@example.org"]),
+                                                             min_size=1, max_size=2, unique=True))
+        out["keepalived_smtp_server"] = draw(st.sampled_from(["192.0.2.25", "smtp.example.com", "fd00:0:0:1::25"]))
+        for key, values in (("keepalived_notification_email_from", ["keepalived@example.com"]),
+                            ("keepalived_smtp_port", [25, 2525]), ("keepalived_smtp_connect_timeout", [5, 30])):
+            if draw(st.booleans()):
+                out[key] = draw(st.sampled_from(values))
+    if draw(st.integers(0, 5)) == 0:
+        # Each keyword with values of its own kind: the role cannot know every keyword's (keepalived -t can).
+        kinds = {"vrrp_garp_interval": [0.001, 0.5, 1], "vrrp_gna_interval": [0.5, 2], "max_auto_priority": [True, 50],
+                 "vrrp_no_swap": [True, False], "vrrp_garp_master_refresh": [60], "vrrp_version": [2, 3]}
+        keys = draw(st.lists(st.sampled_from(sorted(kinds)), max_size=2, unique=True))
+        out["keepalived_global_options"] = {key: draw(st.sampled_from(kinds[key])) for key in keys}
+    if draw(st.integers(0, 5)) == 0:
+        out["keepalived_extra_config"] = draw(st.sampled_from(EXTRA_CONFIG))
+    return out
 
 
 def inventories():
@@ -489,6 +560,9 @@ def inventories():
                                   ansible_facts=host_facts(host, ipv6))
             if draw(st.booleans()):
                 hostvars[host]["keepalived_router_id"] = "KA%d" % (HOSTS.index(host) + 1)
+            hostvars[host].update(_host_config(draw))
+            if any(inst.get("smtp_alert") for inst in own) and not hostvars[host].get("keepalived_smtp_server"):
+                hostvars[host].update(keepalived_notification_email=["ops@example.com"], keepalived_smtp_server="192.0.2.25")
         return Inventory(hostvars, invalid)
 
     return build()

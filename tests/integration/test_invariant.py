@@ -283,6 +283,12 @@ FEATURES = {
     "nopreempt": r"^    nopreempt$", "preempt_delay": r"^    preempt_delay ", "notify": r"^    notify(_\w+)? ",
     "track_interface": r"^    track_interface \{", "script user": r"^    user ", "init_fail": r"^    init_fail$",
     "VIP label": r" label \S+$", "raw script": r'^    script "/(bin|usr/bin)/',
+    "excluded address": r"^    virtual_ipaddress_excluded \{", "virtual route": r"^    virtual_routes \{",
+    "virtual rule": r"^    virtual_rules \{", "VMAC": r"^    use_vmac", "unicast_ttl": r"^    unicast_ttl ",
+    "accept": r"^    (no_)?accept$", "dont_track_primary": r"^    dont_track_primary$",
+    "notify lower priority": r"^    notify_master_rx_lower_pri ", "smtp_alert": r"^    smtp_alert$",
+    "e-mail alerts": r"^    notification_email \{", "global option": r"^    (vrrp_g|max_auto|vrrp_no_swap|vrrp_version)",
+    "extra config": r"^(vrrp_track_process|virtual_server) ",
 }
 
 

@@ -20,10 +20,16 @@ A host view is a plain dict::
       "state_dir": "/run/keepalived-check",
       "track_dir": "/run/keepalived-check/track",
       "addresses": {"eth0": ["192.168.157.11", ...]},   # from facts
+      "global_options": {...},       # keepalived_global_options
+      "notification_email": [...], "notification_email_from": ..., "smtp_server": ..., "smtp_port": ...,
+      "smtp_connect_timeout": ...,   # keepalived_notification_email, ...
+      "extra_config": "...",         # keepalived_extra_config
     }
 
 Files: ``values`` (defaults and parsing), ``checks`` (keepalived_scripts against
 the check program's own option table, and the command lines rendered from them),
+``instance_options`` (an instance's optional keepalived settings: excluded addresses,
+routes, rules, VMAC, ...), ``host_config`` (global_defs and keepalived_extra_config),
 ``preflight`` (the rules), ``plan`` (the per-host plans).
 """
 

@@ -10,6 +10,7 @@ planning costs time in proportion to the number of hosts, not to its square.
 
 from __future__ import annotations
 
+from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, instance_options
 from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import runner_check, script_command
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     INSTANCE_DEFAULTS, REMEDIATE_DEFAULTS, SCRIPT_DEFAULTS, host_priority, instances_of, listify, num, parse_vip,
@@ -111,6 +112,7 @@ def _instance_plan(index, host, inst, scripts_all, used):
         "notify": inst.get("notify"),
         "extra_options": list(inst.get("extra_options") or []),
         "members": members,
+        **instance_options.render(inst),
     }
 
 
@@ -157,6 +159,10 @@ def _host_plan(index, host):
     return {
         "router_id": view.get("router_id"),
         "script_user": view.get("script_user"),
+        "global_defs": host_config.global_defs(view),
+        # keepalived_extra_config, written to conf.d/EXTRA_FILE and validated with the rest.
+        "extra_config": view.get("extra_config") or None,
+        "extra_file": host_config.EXTRA_NAME + ".conf",
         "instances": instances,
         "scripts": scripts,
         "track_files": track_files,

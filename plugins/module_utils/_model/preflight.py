@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, instance_options
 from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import validate_scripts
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     IFACE_RE, INSTANCE_DEFAULTS, err, host_priority, is_int, is_number, listify, named_items, own_addresses,
@@ -147,6 +148,12 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
             except ValueError:
                 err(errors, host, "%s.%s" % (var, field), "is %r, not an IP address" % (inst[field],),
                     "set the host's own address on %s" % inst.get("interface"))
+    smtp_ready = bool(view.get("notification_email")) and view.get("smtp_server") is not None
+    for suffix, problem, fix in instance_options.problems(inst, smtp_ready):
+        err(errors, host, var + suffix, problem, fix)
+    if name == host_config.EXTRA_NAME:
+        err(errors, host, var + ".name", "is %s, the name of the file of keepalived_extra_config" % name,
+            "give the instance another name")
     for pidx, peer in enumerate(inst.get("unicast_peers") or []):
         try:
             ipaddress.ip_address(str(peer))
@@ -202,6 +209,7 @@ def preflight(views):
         else:
             router_ids.setdefault(str(rid), []).append(host)
         validate_host_settings(errors, host, view)
+        host_config.validate(errors, host, view)
         scripts_by_host[host] = validate_scripts(errors, host, view)
         raw_instances = view.get("instances")
         if raw_instances is not None and not isinstance(raw_instances, list):
@@ -259,7 +267,8 @@ def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):
     """Rules that span the members of one instance."""
     members = sorted(per_host)
     first = per_host[members[0]]
-    for field in ("virtual_router_id", "advert_int", "vrrp_version", "auth_type", "auth_pass", "unicast"):
+    for field in ("virtual_router_id", "advert_int", "vrrp_version", "auth_type", "auth_pass", "unicast",
+                  "virtual_ipaddress_excluded"):
         values = {h: per_host[h].get(field) for h in members}
         if len({repr(v) for v in values.values()}) > 1:
             shown = "(hidden)" if field == "auth_pass" else ", ".join("%s=%r" % hv for hv in sorted(values.items()))

@@ -32,6 +32,16 @@ INSTANCE_DEFAULTS = {
     "notify_stop": None,
     "notify": None,
     "extra_options": [],
+    "virtual_ipaddress_excluded": [],
+    "virtual_routes": [],
+    "virtual_rules": [],
+    "use_vmac": False,
+    "vmac_xmit_base": False,
+    "unicast_ttl": None,
+    "accept": None,
+    "dont_track_primary": False,
+    "notify_master_rx_lower_pri": None,
+    "smtp_alert": False,
 }
 
 # Defaults of the optional fields of one keepalived_scripts item.

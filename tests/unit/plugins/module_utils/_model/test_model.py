@@ -255,6 +255,83 @@ BAD = [
     ("remediation window longer than the program takes",
      lambda v: on_all(v, lambda h: scr(h).update(timeout=5, remediate={"unit": "nginx.service", "window": 604800})),
      ["(check_test).remediate.window", "is 604800, outside 0.001..86400", "use a value in 0.001..86400"]),
+    ("route without a gateway, an interface or a type",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_routes=[{"to": "10.1.0.0/16"}])),
+     ["(WEB1).virtual_routes[0]", "needs via (a gateway) or dev", "write e.g. {to: 10.1.0.0/16, via: 10.0.0.1}"]),
+    ("route mixing address families",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_routes=[{"to": "fd00:1::/64", "via": "10.0.0.1"}])),
+     ["(WEB1).virtual_routes[0]", "mixes IPv4 and IPv6"]),
+    ("blackhole route with a gateway",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_routes=[{"to": "10.9.0.0/16", "type": "blackhole",
+                                                                   "via": "10.0.0.1"}])),
+     ["a blackhole route has no gateway; remove via"]),
+    ("route with a typo'd field",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_routes=[{"to": "10.1.0.0/16", "gw": "10.0.0.1"}])),
+     ["(WEB1).virtual_routes[0]", "unknown field(s) gw"]),
+    ("rule without a table",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"from": "10.0.0.100"}])),
+     ["(WEB1).virtual_rules[0]", "has no table"]),
+    ("rule that matches nothing",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"table": 100}])),
+     ["(WEB1).virtual_rules[0]", "matches nothing"]),
+    ("rule priority of the kernel's own",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"from": "10.0.0.100", "table": 100,
+                                                                  "priority": 32766}])),
+     ["priority 32766 is outside 1..32765"]),
+    ("excluded address malformed",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_ipaddress_excluded=["10.0.0.300/24"])),
+     ["(WEB1).virtual_ipaddress_excluded[0]", "is malformed"]),
+    ("excluded addresses differ between members",
+     lambda v: inst(v["node2"]).update(virtual_ipaddress_excluded=["fd00::100/64"]),
+     ["instance WEB1 has different virtual_ipaddress_excluded"]),
+    ("VMAC named like the instance's own interface",
+     lambda v: on_all(v, lambda h: inst(h).update(use_vmac="eth0")),
+     ["(WEB1).use_vmac", "names eth0, the instance's own interface", "vrrp.66"]),
+    ("vmac_xmit_base without use_vmac",
+     lambda v: on_all(v, lambda h: inst(h).update(vmac_xmit_base=True)),
+     ["(WEB1).vmac_xmit_base", "without use_vmac"]),
+    ("unicast_ttl out of range",
+     lambda v: on_all(v, lambda h: inst(h).update(unicast_ttl=0)),
+     ["(WEB1).unicast_ttl", "is 0, outside 1..255"]),
+    ("unicast_ttl on a multicast instance",
+     lambda v: on_all(v, lambda h: inst(h).update(unicast=False, unicast_ttl=2)),
+     ["(WEB1).unicast_ttl", "multicast instance"]),
+    ("notify_master_rx_lower_pri with a double quote",
+     lambda v: on_all(v, lambda h: inst(h).update(notify_master_rx_lower_pri='/bin/echo "x"')),
+     ["(WEB1).notify_master_rx_lower_pri", "double quotes", "script file"]),
+    ("smtp_alert without a mail server",
+     lambda v: on_all(v, lambda h: inst(h).update(smtp_alert=True)),
+     ["(WEB1).smtp_alert", "no keepalived_notification_email or keepalived_smtp_server", "set both"]),
+    ("notification address malformed",
+     lambda v: v["node1"].update(notification_email=["ops"]),
+     ["node1", "keepalived_notification_email[0] is 'ops', not an e-mail address"]),
+    ("smtp port out of range",
+     lambda v: v["node1"].update(smtp_server="192.0.2.25", smtp_port=70000),
+     ["keepalived_smtp_port is 70000, outside 1..65535"]),
+    ("global option the role writes itself",
+     lambda v: v["node1"].update(global_options={"router_id": "X"}),
+     ["keepalived_global_options.router_id is written by the role itself", "set keepalived_router_id instead"]),
+    ("global option that would open a block",
+     lambda v: v["node1"].update(global_options={"vrrp_garp_interval": "1 }"}),
+     ["keepalived_global_options.vrrp_garp_interval", "not one line of plain words"]),
+    ("extra config outside a block",
+     lambda v: v["node1"].update(extra_config="vrrp_garp_master_delay 1\n"),
+     ["keepalived_extra_config line 1 (vrrp_garp_master_delay) is outside any block", "whole top-level blocks"]),
+    ("extra config that closes the block it sits in",
+     lambda v: v["node1"].update(extra_config="vrrp_track_process p {\n  process haproxy\n}\n}\n"),
+     ["keepalived_extra_config line 4 closes a block that was never opened"]),
+    ("extra config left open",
+     lambda v: v["node1"].update(extra_config="vrrp_track_process p {\n  process haproxy\n"),
+     ["keepalived_extra_config 1 block(s) are not closed"]),
+    ("extra config taking over global_defs",
+     lambda v: v["node1"].update(extra_config="global_defs {\n  router_id X\n}\n"),
+     ["keepalived_extra_config line 1 opens global_defs, which the role writes itself"]),
+    ("extra config including files",
+     lambda v: v["node1"].update(extra_config="virtual_server 10.0.0.100 80 {\n  include /tmp/x\n}\n"),
+     ["keepalived_extra_config line 2 includes other files"]),
+    ("instance named like the extra config file",
+     lambda v: on_all(v, lambda h: inst(h).update(name="keepalived-extra")),
+     ["name is keepalived-extra, the name of the file of keepalived_extra_config"]),
     ("remediation command that starts with a dash",
      lambda v: on_all(v, lambda h: scr(h).update(timeout=5, remediate={"command": "-x"})),
      ["(check_test).remediate.command", "starts with '-'", "start the command with the program"]),
@@ -301,6 +378,18 @@ GOOD = [
     ("per-host priority", lambda v: [per_host_priority(v[h], p) for h, p in (("node1", 100), ("node2", 80))]),
     ("raw script", lambda v: on_all(v, lambda h: h["scripts"].__setitem__(
         0, {"name": "check_test", "script": "/usr/bin/test ! -e /etc/keepalived/down", "weight": -30}))),
+    ("routes, rules and an IPv6 address beside the IPv4 VIP", lambda v: on_all(v, lambda h: inst(h).update(
+        virtual_ipaddress_excluded=["fd00::100/64"],
+        virtual_routes=[{"to": "10.1.0.0/16", "via": "10.0.0.1"}, {"to": "10.9.0.0/16", "type": "blackhole"},
+                        {"to": "default", "dev": "eth0", "table": 100}],
+        virtual_rules=[{"from": "10.0.0.100/32", "table": 100, "priority": 100}]))),
+    ("VMAC, ttl, accept, dont_track_primary", lambda v: on_all(v, lambda h: inst(h).update(
+        use_vmac=True, vmac_xmit_base=True, unicast_ttl=1, accept=False, dont_track_primary=True))),
+    ("e-mail alerts", lambda v: on_all(v, lambda h: (
+        h.update(notification_email=["ops@example.com"], smtp_server="smtp.example.com", smtp_port=2525),
+        inst(h).update(smtp_alert=True)))),
+    ("extra config of whole blocks", lambda v: v["node1"].update(
+        extra_config='# processes\nvrrp_track_process haproxy {\n    process haproxy  # the name\n    weight -30\n}\n')),
     ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
     ("AH authentication with state auto", lambda v: on_all(v, lambda h: inst(h).update(auth_type="AH"))),
     ("IPv6 instance with global scope", lambda v: on_all(v, lambda h: (
@@ -331,6 +420,30 @@ def test_seed_plan_matches_the_seed_example():
         "command": "/usr/local/bin/keepalived-check --timeout 1.6 file --path /etc/keepalived/down",
         "interval": "2", "timeout": "2", "weight": -30, "fall": 2, "rise": 2, "user": None, "init_fail": False,
     }]
+
+
+def test_instance_options_are_planned_as_keepalived_lines():
+    views = on_all(seed_views(), lambda h: inst(h).update(
+        virtual_ipaddress_excluded=["fd00::100/64"], use_vmac="vrrp.web", unicast_ttl=1, accept=True,
+        virtual_routes=[{"to": "10.1.0.0/16", "via": "10.0.0.1", "dev": "eth0", "metric": 10},
+                        {"to": "10.9.0.0/16", "type": "blackhole", "table": "web"}],
+        virtual_rules=[{"from": "10.0.0.100", "iif": "eth0", "priority": 100, "table": 100}]))
+    one = plan.plans(views)["node1"]["instances"][0]
+    assert one["virtual_ipaddress_excluded"] == ["fd00::100/64"]
+    assert one["virtual_routes"] == ["10.1.0.0/16 via 10.0.0.1 dev eth0 metric 10", "blackhole 10.9.0.0/16 table web"]
+    assert one["virtual_rules"] == ["from 10.0.0.100 iif eth0 priority 100 table 100"]
+    assert (one["use_vmac"], one["unicast_ttl"], one["accept"], one["smtp_alert"]) == ("vrrp.web", 1, True, False)
+
+
+def test_global_defs_lines_come_from_the_plan():
+    views = seed_views()
+    views["node1"].update(notification_email=["a@example.com", "b@example.com"], notification_email_from="k@example.com",
+                          smtp_server="192.0.2.25", smtp_port=2525, smtp_connect_timeout=30,
+                          global_options={"vrrp_garp_interval": 0.5, "vrrp_strict": False, "max_auto_priority": True})
+    assert plan.plans(views)["node1"]["global_defs"] == [
+        "notification_email {", "    a@example.com", "    b@example.com", "}", "notification_email_from k@example.com",
+        "smtp_server 192.0.2.25 2525", "smtp_connect_timeout 30", "vrrp_garp_interval 0.5", "max_auto_priority"]
+    assert plan.plans(views)["node2"]["global_defs"] == []
 
 
 def test_ah_authentication_renders_backup_everywhere():
