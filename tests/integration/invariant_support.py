@@ -421,7 +421,7 @@ def _instances(draw, hosts, scripts, ipv6):
             inst["state"] = "BACKUP"
         if inst.get("state") != "MASTER" and (not nopreempt or draw(st.integers(0, 9)) == 0) and draw(st.integers(0, 4)) == 0:
             inst["preempt_delay"] = draw(st.one_of(st.integers(0, 1000), st.sampled_from([2.5, 0.5])))
-        tracked = draw(st.lists(st.sampled_from(sorted(by_name)), unique=True, max_size=3)) if by_name else []
+        tracked = draw(st.lists(st.sampled_from(sorted(by_name)), unique=True, min_size=1, max_size=3)) if by_name else []
         track = []
         for script in tracked:
             if nopreempt:
@@ -472,9 +472,10 @@ ROUTES = {
         {"to": "fd00:22::/64", "type": "prohibit"}],
 }
 RULES = {
-    4: [{"from": "10.0.0.100", "table": 100}, {"to": "10.30.0.0/16", "table": 101, "priority": 100},
-        {"iif": "eth1", "table": 102}, {"fwmark": 7, "table": 103}, {"from": "10.0.0.0/24", "oif": "eth0", "table": 104}],
-    6: [{"from": "fd00:0:0:1::100", "table": 100}, {"to": "fd00:30::/64", "table": 101, "priority": 200}],
+    4: [{"from": "10.0.0.100", "table": 100, "priority": 100}, {"to": "10.30.0.0/16", "table": 101, "priority": 101},
+        {"iif": "eth1", "table": 102, "priority": 102}, {"fwmark": 7, "table": 103, "priority": 103},
+        {"from": "10.0.0.0/24", "oif": "eth0", "table": 104, "priority": 104}, {"from": "10.0.0.101", "table": 105}],
+    6: [{"from": "fd00:0:0:1::100", "table": 100, "priority": 100}, {"to": "fd00:30::/64", "table": 101, "priority": 200}],
 }
 
 
@@ -493,7 +494,7 @@ def _instance_options(draw, inst, version, iface):
         inst["virtual_rules"] = draw(st.lists(st.sampled_from(RULES[version]), min_size=1, max_size=2, unique_by=str))
     if sometimes():
         inst["use_vmac"] = draw(st.sampled_from([True, "vrrp.%d" % inst["virtual_router_id"], "vmac-%s" % iface]))
-        if draw(st.booleans()):
+        if draw(st.integers(0, 5)):  # a unicast instance needs it: now and then without
             inst["vmac_xmit_base"] = True
     for option, values in (("unicast_ttl", [1, 2, 255]), ("accept", [True, False]), ("dont_track_primary", [True]),
                            ("notify_master_rx_lower_pri", [NOTIFY_COMMAND + " lower"]), ("smtp_alert", [True])):
@@ -516,7 +517,8 @@ def _host_config(draw):
     if draw(st.integers(0, 5)) == 0:
         out["keepalived_notification_email"] = draw(st.lists(st.sampled_from(["ops@example.com", "a.b+c@example.org"]),
                                                              min_size=1, max_size=2, unique=True))
-        out["keepalived_smtp_server"] = draw(st.sampled_from(["192.0.2.25", "smtp.example.com", "fd00:0:0:1::25"]))
+        # keepalived takes an address only: now and then a host name anyway.
+        out["keepalived_smtp_server"] = draw(st.sampled_from(["192.0.2.25", "fd00:0:0:1::25"] * 4 + ["smtp.example.com"]))
         for key, values in (("keepalived_notification_email_from", ["keepalived@example.com"]),
                             ("keepalived_smtp_port", [25, 2525]), ("keepalived_smtp_connect_timeout", [5, 30])):
             if draw(st.booleans()):
@@ -524,7 +526,7 @@ def _host_config(draw):
     if draw(st.integers(0, 5)) == 0:
         # Each keyword with values of its own kind: the role cannot know every keyword's (keepalived -t can).
         kinds = {"vrrp_garp_interval": [0.001, 0.5, 1], "vrrp_gna_interval": [0.5, 2], "max_auto_priority": [True, 50],
-                 "vrrp_no_swap": [True, False], "vrrp_garp_master_refresh": [60], "vrrp_version": [2, 3]}
+                 "vrrp_no_swap": [True, False], "vrrp_garp_master_refresh": [60]}
         keys = draw(st.lists(st.sampled_from(sorted(kinds)), max_size=2, unique=True))
         out["keepalived_global_options"] = {key: draw(st.sampled_from(kinds[key])) for key in keys}
     if draw(st.integers(0, 5)) == 0:

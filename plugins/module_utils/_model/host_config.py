@@ -26,12 +26,13 @@ ROLE_GLOBALS = {
     "notification_email_from": "keepalived_notification_email_from",
     "smtp_server": "keepalived_smtp_server",
     "smtp_connect_timeout": "keepalived_smtp_connect_timeout",
+    # the default of every instance, which the preflight checks each instance against
+    "vrrp_version": "keepalived_instances[].vrrp_version",
 }
 KEYWORD_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # A value keepalived reads as words of one line, without comments, quotes or blocks.
 GLOBAL_VALUE_RE = re.compile(r"^[^\s\"'#!{}\\]+( [^\s\"'#!{}\\]+)*$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 # Top-level words keepalived_extra_config may not open: what the role itself owns or what would pull in files.
 EXTRA_FORBIDDEN = ("global_defs", "include", "vrrp_instance", "vrrp_script", "vrrp_track_file")
 
@@ -76,9 +77,8 @@ def _notification_problems(view):
         try:
             ipaddress.ip_address(str(server))
         except ValueError:
-            if not isinstance(server, str) or not HOSTNAME_RE.match(server):
-                found.append(("keepalived_smtp_server", "is %r, not an IP address or host name" % (server,),
-                              "write e.g. 192.0.2.25 or smtp.example.com"))
+            found.append(("keepalived_smtp_server", "is %r, not an IP address (keepalived takes no host name here)"
+                          % (server,), "write the server's address, e.g. 192.0.2.25"))
     port = view.get("smtp_port")
     if port is not None and (not is_int(port) or not 1 <= port <= 65535):
         found.append(("keepalived_smtp_port", "is %r, outside 1..65535" % (port,), "use e.g. 25"))

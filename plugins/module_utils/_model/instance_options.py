@@ -48,8 +48,12 @@ def _table(value):
     return str(value)
 
 
-def route_line(route):
-    """The virtual_routes line of one route dict; raise ValueError with the reason."""
+def route_line(route, default_dev=None):
+    """The virtual_routes line of one route dict; raise ValueError with the reason.
+
+    keepalived tracks a route by its interface: a gateway route without dev goes on ``default_dev``
+    (the instance's interface), and a route of a type (blackhole, ...), which has none, is not tracked.
+    """
     if not isinstance(route, dict):
         raise ValueError("is not a dict such as {to: 10.1.0.0/16, via: 10.0.0.1}")
     unknown = sorted(set(route) - set(ROUTE_FIELDS))
@@ -72,11 +76,12 @@ def route_line(route):
             raise ValueError("a %s route has no gateway; remove via" % kind)
         families.add(_address(route["via"], "via").version)
         words += ["via", str(route["via"])]
-    if route.get("dev"):
-        if not IFACE_RE.match(str(route["dev"])):
-            raise ValueError("dev %r is not an interface name" % (route["dev"],))
-        words += ["dev", str(route["dev"])]
-    elif not kind and not route.get("via"):
+    dev = route.get("dev") or (default_dev if route.get("via") else None)
+    if dev:
+        if not IFACE_RE.match(str(dev)):
+            raise ValueError("dev %r is not an interface name" % (dev,))
+        words += ["dev", str(dev)]
+    elif not kind:
         raise ValueError("needs via (a gateway) or dev (an interface), or a type such as blackhole")
     if route.get("scope") is not None:
         if route["scope"] not in SCOPES:
@@ -90,13 +95,15 @@ def route_line(route):
         words += ["metric", str(route["metric"])]
     if len(families) > 1:
         raise ValueError("mixes IPv4 and IPv6 addresses")
+    if not dev:
+        words.append("no_track")
     return " ".join(words)
 
 
 def rule_line(rule):
     """The virtual_rules line of one rule dict; raise ValueError with the reason."""
     if not isinstance(rule, dict):
-        raise ValueError("is not a dict such as {from: 10.0.0.100, table: 100}")
+        raise ValueError("is not a dict such as {from: 10.0.0.100, table: 100, priority: 100}")
     unknown = sorted(set(rule) - set(RULE_FIELDS))
     if unknown:
         raise ValueError("has unknown field(s) %s; use %s" % (", ".join(unknown), ", ".join(RULE_FIELDS)))
@@ -121,11 +128,12 @@ def rule_line(rule):
         if not is_int(rule["fwmark"]) or not 1 <= rule["fwmark"] <= 4294967295:
             raise ValueError("fwmark %r is not a whole number >= 1" % (rule["fwmark"],))
         words += ["fwmark", str(rule["fwmark"])]
-    if rule.get("priority") is not None:
-        if not is_int(rule["priority"]) or not 1 <= rule["priority"] <= 32765:
-            raise ValueError("priority %r is outside 1..32765 (0, 32766 and 32767 are the kernel's own rules)"
-                             % (rule["priority"],))
-        words += ["priority", str(rule["priority"])]
+    if rule.get("priority") is None:
+        raise ValueError("has no priority (keepalived would pick one that is probably not the order you want)")
+    if not is_int(rule["priority"]) or not 1 <= rule["priority"] <= 32765:
+        raise ValueError("priority %r is outside 1..32765 (0, 32766 and 32767 are the kernel's own rules)"
+                         % (rule["priority"],))
+    words += ["priority", str(rule["priority"])]
     words += ["table", _table(rule["table"])]
     if len(families) > 1:
         raise ValueError("mixes IPv4 and IPv6 addresses")
@@ -144,8 +152,11 @@ def problems(inst, smtp_ready):
         except ValueError as exc:
             found.append((".virtual_ipaddress_excluded[%d]" % idx, "is malformed: %s" % exc,
                           "write e.g. 'fd00::100/64' or {address: 10.0.0.101/24, dev: eth1}"))
-    for field, render, example in (("virtual_routes", route_line, "{to: 10.1.0.0/16, via: 10.0.0.1}"),
-                                   ("virtual_rules", rule_line, "{from: 10.0.0.100, table: 100}")):
+    def route(item):
+        return route_line(item, inst.get("interface"))
+
+    for field, render, example in (("virtual_routes", route, "{to: 10.1.0.0/16, via: 10.0.0.1}"),
+                                   ("virtual_rules", rule_line, "{from: 10.0.0.100, table: 100, priority: 100}")):
         value = inst.get(field)
         if value is not None and not isinstance(value, list):
             found.append(("." + field, "is not a list", "write it as a list of dicts such as " + example))
@@ -165,6 +176,9 @@ def problems(inst, smtp_ready):
                           % inst.get("virtual_router_id")))
     if inst.get("vmac_xmit_base") and not vmac:
         found.append((".vmac_xmit_base", "is set without use_vmac", "set use_vmac: true, or remove vmac_xmit_base"))
+    elif vmac and inst.get("unicast") and not inst.get("vmac_xmit_base"):
+        found.append((".use_vmac", "is set on a unicast instance without vmac_xmit_base, which keepalived then turns "
+                      "on by itself", "set vmac_xmit_base: true (or unicast: false)"))
     ttl = inst.get("unicast_ttl")
     if ttl is not None:
         if not is_int(ttl) or not 1 <= ttl <= 255:
@@ -191,7 +205,7 @@ def render(inst):
     return {
         "virtual_ipaddress_excluded": [vip_line(parse_vip(v, inst["interface"]))
                                        for v in listify(inst.get("virtual_ipaddress_excluded"))],
-        "virtual_routes": [route_line(r) for r in inst.get("virtual_routes") or []],
+        "virtual_routes": [route_line(r, inst["interface"]) for r in inst.get("virtual_routes") or []],
         "virtual_rules": [rule_line(r) for r in inst.get("virtual_rules") or []],
         "use_vmac": None if not vmac else ("" if vmac is True else vmac),
         "vmac_xmit_base": bool(inst.get("vmac_xmit_base")),

@@ -271,8 +271,17 @@ BAD = [
     ("rule without a table",
      lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"from": "10.0.0.100"}])),
      ["(WEB1).virtual_rules[0]", "has no table"]),
+    ("rule without a priority",
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"from": "10.0.0.100", "table": 100}])),
+     ["(WEB1).virtual_rules[0]", "has no priority", "{from: 10.0.0.100, table: 100, priority: 100}"]),
+    ("VMAC on a unicast instance without vmac_xmit_base",
+     lambda v: on_all(v, lambda h: inst(h).update(use_vmac=True)),
+     ["(WEB1).use_vmac", "unicast instance without vmac_xmit_base", "set vmac_xmit_base: true"]),
+    ("smtp server given by name",
+     lambda v: v["node1"].update(smtp_server="smtp.example.com"),
+     ["keepalived_smtp_server is 'smtp.example.com', not an IP address", "e.g. 192.0.2.25"]),
     ("rule that matches nothing",
-     lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"table": 100}])),
+     lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"table": 100, "priority": 10}])),
      ["(WEB1).virtual_rules[0]", "matches nothing"]),
     ("rule priority of the kernel's own",
      lambda v: on_all(v, lambda h: inst(h).update(virtual_rules=[{"from": "10.0.0.100", "table": 100,
@@ -311,6 +320,10 @@ BAD = [
     ("global option the role writes itself",
      lambda v: v["node1"].update(global_options={"router_id": "X"}),
      ["keepalived_global_options.router_id is written by the role itself", "set keepalived_router_id instead"]),
+    ("global vrrp_version, which every instance's own checks would not see",
+     lambda v: v["node1"].update(global_options={"vrrp_version": 3}),
+     ["keepalived_global_options.vrrp_version is written by the role itself",
+      "set keepalived_instances[].vrrp_version instead"]),
     ("global option that would open a block",
      lambda v: v["node1"].update(global_options={"vrrp_garp_interval": "1 }"}),
      ["keepalived_global_options.vrrp_garp_interval", "not one line of plain words"]),
@@ -386,7 +399,7 @@ GOOD = [
     ("VMAC, ttl, accept, dont_track_primary", lambda v: on_all(v, lambda h: inst(h).update(
         use_vmac=True, vmac_xmit_base=True, unicast_ttl=1, accept=False, dont_track_primary=True))),
     ("e-mail alerts", lambda v: on_all(v, lambda h: (
-        h.update(notification_email=["ops@example.com"], smtp_server="smtp.example.com", smtp_port=2525),
+        h.update(notification_email=["ops@example.com"], smtp_server="192.0.2.25", smtp_port=2525),
         inst(h).update(smtp_alert=True)))),
     ("extra config of whole blocks", lambda v: v["node1"].update(
         extra_config='# processes\nvrrp_track_process haproxy {\n    process haproxy  # the name\n    weight -30\n}\n')),
@@ -426,11 +439,13 @@ def test_instance_options_are_planned_as_keepalived_lines():
     views = on_all(seed_views(), lambda h: inst(h).update(
         virtual_ipaddress_excluded=["fd00::100/64"], use_vmac="vrrp.web", unicast_ttl=1, accept=True,
         virtual_routes=[{"to": "10.1.0.0/16", "via": "10.0.0.1", "dev": "eth0", "metric": 10},
-                        {"to": "10.9.0.0/16", "type": "blackhole", "table": "web"}],
+                        {"to": "10.9.0.0/16", "type": "blackhole", "table": "web"},
+                        {"to": "10.2.0.0/16", "via": "10.0.0.2"}],
         virtual_rules=[{"from": "10.0.0.100", "iif": "eth0", "priority": 100, "table": 100}]))
     one = plan.plans(views)["node1"]["instances"][0]
     assert one["virtual_ipaddress_excluded"] == ["fd00::100/64"]
-    assert one["virtual_routes"] == ["10.1.0.0/16 via 10.0.0.1 dev eth0 metric 10", "blackhole 10.9.0.0/16 table web"]
+    assert one["virtual_routes"] == ["10.1.0.0/16 via 10.0.0.1 dev eth0 metric 10",
+                                     "blackhole 10.9.0.0/16 table web no_track", "10.2.0.0/16 via 10.0.0.2 dev eth0"]
     assert one["virtual_rules"] == ["from 10.0.0.100 iif eth0 priority 100 table 100"]
     assert (one["use_vmac"], one["unicast_ttl"], one["accept"], one["smtp_alert"]) == ("vrrp.web", 1, True, False)
 
