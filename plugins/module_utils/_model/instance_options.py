@@ -146,15 +146,16 @@ def problems(inst, smtp_ready):
     ``smtp_ready``: whether the host sets keepalived_notification_email and keepalived_smtp_server.
     """
     found = []
+
+    def route(item):
+        return route_line(item, inst.get("interface"))
+
     for idx, vip in enumerate(listify(inst.get("virtual_ipaddress_excluded"))):
         try:
             parse_vip(vip, inst.get("interface"))
         except ValueError as exc:
             found.append((".virtual_ipaddress_excluded[%d]" % idx, "is malformed: %s" % exc,
                           "write e.g. 'fd00::100/64' or {address: 10.0.0.101/24, dev: eth1}"))
-    def route(item):
-        return route_line(item, inst.get("interface"))
-
     for field, render, example in (("virtual_routes", route, "{to: 10.1.0.0/16, via: 10.0.0.1}"),
                                    ("virtual_rules", rule_line, "{from: 10.0.0.100, table: 100, priority: 100}")):
         value = inst.get(field)
