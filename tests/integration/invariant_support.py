@@ -47,6 +47,8 @@ KEEPALIVED_ROLE = REPO / "roles" / "keepalived"
 HEALTHCHECK_ROLE = REPO / "roles" / "healthcheck"
 CHECK_PACKAGE = HEALTHCHECK_ROLE / "files" / "keepalived_check"
 IMAGE = "localhost/failover-keepalived-lab:bookworm"
+# Where a tree carries the role's /etc/default/keepalived (DAEMON_ARGS); keepalived.conf does not include it.
+DAEMON_FILE = "default.keepalived"
 PODMAN = ["podman", "--runtime=runc"]
 
 
@@ -502,6 +504,9 @@ def _instance_options(draw, inst, version, iface):
             inst[option] = draw(st.sampled_from(values))
 
 
+DAEMON_OPTIONS = ["--log-detail", "--snmp", "--log-facility=3", "--umask=022", "--config-id=lb1", "--address-monitoring",
+                  "--dump-conf", "--release-vips", "--vrrp", "--no_bfd", "--all-config", "--core-dump"] * 3 + [
+                  "--log-facility=local3", "--umask=abc", "--dont-release-vrrp", "--log-file=/tmp/k.log", "-D"]
 EXTRA_CONFIG = [
     "vrrp_track_process haproxy {\n    process haproxy\n    weight -20  # not proven in containers\n}\n",
     "virtual_server 10.0.0.100 80 {\n    delay_loop 6\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\n"
@@ -531,6 +536,13 @@ def _host_config(draw):
         out["keepalived_global_options"] = {key: draw(st.sampled_from(kinds[key])) for key in keys}
     if draw(st.integers(0, 5)) == 0:
         out["keepalived_extra_config"] = draw(st.sampled_from(EXTRA_CONFIG))
+    if draw(st.integers(0, 5)) == 0:
+        # Mostly options keepalived takes; now and then one it refuses or would ignore, or that breaks the role.
+        out["keepalived_daemon_options"] = draw(st.lists(st.sampled_from(DAEMON_OPTIONS), min_size=1, max_size=3,
+                                                         unique=True))
+    if draw(st.integers(0, 5)) == 0:
+        out["keepalived_nonlocal_bind"] = draw(st.sampled_from([True, False, None, "yes"]))
+        out["keepalived_tcp_retries2"] = draw(st.sampled_from([8, 15, None, 2]))
     return out
 
 
@@ -629,6 +641,11 @@ class Role:
         for key in ("files", "secret_files"):
             for name, text in (templar.template(self.config_args[key]) or {}).items():
                 tree["%s/%s" % (include_dir, name)] = text
+        # Not under the configuration directory: the arguments keepalived starts with (host.yml), which the lab
+        # passes to keepalived -t.
+        from ansible.template import trust_as_template
+
+        tree[DAEMON_FILE] = templar.template(trust_as_template("{{ lookup('ansible.builtin.template', 'daemon.default.j2') }}"))
         return _plain(tree)
 
     def default(self, name):
@@ -882,12 +899,17 @@ class Lab:
         loop = r"""
 for conf in /cases/*/keepalived.conf; do
   dir=${conf%/keepalived.conf}
-  out=$(cd "$dir" && sh -c 'trap "" TERM; exec keepalived -t -f "$0"' "$conf" 2>&1)
+  args=$( [ -f "$dir/@DAEMON_FILE@" ] && . "$dir/@DAEMON_FILE@" && printf '%s' "$DAEMON_ARGS")
+  # shellcheck disable=SC2086 (the arguments are words, as systemd splits $DAEMON_ARGS)
+  out=$(cd "$dir" && sh -c 'trap "" TERM; conf=$1; shift; exec keepalived "$@" -t -f "$conf"' sh "$conf" $args 2>&1)
   rc=$?
-  [ "$rc" -ne 0 ] && printf '=== %s %s\n%s\n' "${dir#/cases/}" "$rc" "$out"
+  # keepalived takes a bad --umask with a message and exit 0.
+  if [ "$rc" -ne 0 ] || printf '%s\n' "$out" | grep -q -e '^Unknown option' -e '^Invalid --'; then
+    printf '=== %s %s\n%s\n' "${dir#/cases/}" "$rc" "$out"
+  fi
 done
 echo '=== done'
-"""
+""".replace("@DAEMON_FILE@", DAEMON_FILE)
         out = self.sh(loop, timeout=1800).stdout.decode(errors="replace")
         assert out.rstrip().endswith("=== done"), out[-3000:]
         failures = {}

@@ -288,7 +288,7 @@ FEATURES = {
     "accept": r"^    (no_)?accept$", "dont_track_primary": r"^    dont_track_primary$",
     "notify lower priority": r"^    notify_master_rx_lower_pri ", "smtp_alert": r"^    smtp_alert$",
     "e-mail alerts": r"^    notification_email \{", "global option": r"^    (vrrp_g|max_auto|vrrp_no_swap)",
-    "extra config": r"^(vrrp_track_process|virtual_server) ",
+    "extra config": r"^(vrrp_track_process|virtual_server) ", "daemon options": r'^DAEMON_ARGS="--',
 }
 
 

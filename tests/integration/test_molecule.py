@@ -25,6 +25,8 @@ MATRIX = [(scenario, distro) for distro in DISTROS for scenario in SCENARIOS
           if FULL or distro == "bookworm" or scenario in BOTH_DISTROS]
 # Lines the scenarios print with their measurements.
 FIGURES = re.compile(r'"msg": "(.*(?:moved|figures|held|took).*)"')
+# Ansible's lines for a task that failed; the task's header is the last "TASK [" before it.
+FAILED = re.compile(r"^(?:fatal|failed): \[")
 
 pytestmark = pytest.mark.molecule
 
@@ -41,4 +43,16 @@ def test_scenario(scenario, distro, tmp_path):
     text = log.read_text(encoding="utf-8", errors="replace")
     for line in FIGURES.findall(text):
         print("%s/%s: %s" % (scenario, distro, line))
-    assert proc.returncode == 0, "molecule test -s %s (%s) failed:\n%s" % (scenario, distro, text[-6000:])
+    assert proc.returncode == 0, "molecule test -s %s (%s) failed:\n%s\n[...]\n%s" % (
+        scenario, distro, failed_tasks(text), text[-3000:])
+
+
+def failed_tasks(text, after=30):
+    """Each failed task's header and the lines Ansible printed for it: the tail alone shows only the recap."""
+    lines = text.splitlines()
+    shown = []
+    for number, line in enumerate(lines):
+        if FAILED.match(line):
+            header = next((lines[back] for back in range(number, -1, -1) if lines[back].startswith("TASK [")), "")
+            shown.extend([header] + lines[number:number + after] + ["---"])
+    return "\n".join(shown)[-8000:] or "(no failed task in the log)"

@@ -28,6 +28,8 @@ COMBINED = ("all", "any")
 GLOBAL_OPTIONS = {opt["name"]: opt for opt in _check_options.GLOBAL_OPTIONS}
 # keepalived's vrrp_script interval and timeout: whole seconds in this range.
 SCRIPT_SECONDS = (1, 4294)
+# The file check's own default path (the maintenance switch), from its option table.
+DOWN_FILE = next(o["default"] for o in _check_options.CHECKS["file"]["options"] if o["name"] == "path")
 UNIT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.@\\")
 
 
@@ -47,6 +49,14 @@ def check_args(args):
             # --opt=-value: the program's parser would read a separate -value as an option
             out += ["%s=%s" % (opt, text)] if text.startswith("-") else [opt, text]
     return out
+
+
+def maintenance_file(script):
+    """The down file a script watches (check: file), or None."""
+    if not isinstance(script, dict) or script.get("check") != "file":
+        return None
+    args = script.get("args") if isinstance(script.get("args"), dict) else {}
+    return str(args.get("path") or DOWN_FILE)
 
 
 def runner_check(scr):

@@ -10,8 +10,8 @@ planning costs time in proportion to the number of hosts, not to its square.
 
 from __future__ import annotations
 
-from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, instance_options
-from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import runner_check, script_command
+from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, host_system, instance_options
+from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import maintenance_file, runner_check, script_command
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     INSTANCE_DEFAULTS, REMEDIATE_DEFAULTS, SCRIPT_DEFAULTS, host_priority, instances_of, listify, num, parse_vip,
     script_timeout, src_ip, track_items, vip_line, with_defaults,
@@ -135,8 +135,12 @@ def _host_plan(index, host):
     track_files = []
     runner = []
     remediate_units = []
+    maintenance_files = []
     for name in used:
         scr = scripts_all[name]
+        down = maintenance_file(scr)
+        if down and down not in maintenance_files:
+            maintenance_files.append(down)
         if scr.get("runner"):
             track_files.append({"name": name, "weight": scr["weight"]})
             runner.append(runner_check(scr))
@@ -163,6 +167,13 @@ def _host_plan(index, host):
         # keepalived_extra_config, written to conf.d/EXTRA_FILE and validated with the rest.
         "extra_config": view.get("extra_config") or None,
         "extra_file": host_config.EXTRA_NAME + ".conf",
+        # Outside keepalived.conf: the kernel settings and the daemon's arguments.
+        "sysctls": host_system.sysctls(view),
+        "daemon_args": host_system.daemon_args(view),
+        # The down files this host's instances track; created before keepalived first starts when
+        # keepalived_start_in_maintenance is true.
+        "maintenance_files": maintenance_files,
+        "start_in_maintenance": bool(view.get("start_in_maintenance")),
         "instances": instances,
         "scripts": scripts,
         "track_files": track_files,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, instance_options
-from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import validate_scripts
+from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, host_system, instance_options
+from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import maintenance_file, validate_scripts
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     IFACE_RE, INSTANCE_DEFAULTS, err, host_priority, is_int, is_number, listify, named_items, own_addresses,
     parse_vip, src_ip, track_items, vip_version,
@@ -163,10 +163,11 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
 
 
 def _effective(prio, weights, failing=None):
-    """Effective priority with every tracked script passing except ``failing`` (an index)."""
+    """Effective priority with every tracked script passing except ``failing`` (an index, or a set of them)."""
     eff = prio
+    failing = failing if isinstance(failing, (set, frozenset)) else {failing}
     for idx, weight in enumerate(weights):
-        passing = idx != failing
+        passing = idx not in failing
         if weight > 0 and passing:
             eff += weight
         elif weight < 0 and not passing:
@@ -210,6 +211,7 @@ def preflight(views):
             router_ids.setdefault(str(rid), []).append(host)
         validate_host_settings(errors, host, view)
         host_config.validate(errors, host, view)
+        host_system.validate(errors, host, view)
         scripts_by_host[host] = validate_scripts(errors, host, view)
         raw_instances = view.get("instances")
         if raw_instances is not None and not isinstance(raw_instances, list):
@@ -260,7 +262,47 @@ def preflight(views):
                           "(e.g. KA1, KA2)." % (", ".join(owners), rid, ", ".join(owners)))
     for name, per_host in sorted(insts_by_name.items()):
         _validate_cluster_instance(errors, name, per_host, scripts_by_host, views)
+    for host in hosts:
+        if isinstance(views[host], dict):
+            _validate_start_in_maintenance(errors, host, views[host], insts_by_name, scripts_by_host)
     return errors
+
+
+def _validate_start_in_maintenance(errors, host, view, insts_by_name, scripts_by_host):
+    """A node that joins drained must hold no VIP while its down files exist."""
+    start = view.get("start_in_maintenance")
+    if start is None or start is False:
+        return
+    if start is not True:
+        err(errors, host, "keepalived_start_in_maintenance", "is %r, not true or false" % (start,), "set true or false")
+        return
+    scripts = scripts_by_host.get(host, {})
+    for name, per_host in sorted(insts_by_name.items()):
+        inst = per_host.get(host)
+        if inst is None:
+            continue
+        weights = _instance_weights(inst, scripts)
+        downs = {idx for idx, (script, _w) in enumerate(weights) if maintenance_file(scripts.get(script))}
+        if not downs:
+            err(errors, host, "keepalived_start_in_maintenance",
+                "is true, but instance %s tracks no check: file (a down file), so the node would take its VIP as it "
+                "joins" % name, "track a script with check: file (path /etc/keepalived/down) in %s, or set false" % name)
+            continue
+        if any(weights[idx][1] == 0 for idx in downs):
+            continue  # the down file puts the instance into FAULT
+        prio = host_priority(inst, host)
+        others = [_effective(host_priority(other, peer), [w for _s, w in _instance_weights(
+            other, scripts_by_host.get(peer, {}))]) for peer, other in per_host.items() if peer != host]
+        others = [p for p in others if is_int(p)]
+        if not is_int(prio) or not others:
+            continue
+        drained = _effective(prio, [w for _s, w in weights], failing=downs)
+        if drained >= max(others):
+            err(errors, host, "keepalived_start_in_maintenance",
+                "is true, but with the down file instance %s still has priority %d, not below the other members' %d, "
+                "so the node would take the VIP as it joins" % (name, drained, max(others)),
+                "give the down-file check of %s a weight of %d or lower (or 0, which puts the instance into FAULT)"
+                % (name, weights[min(downs)][1] - (drained - max(others) + 1)))
 
 
 def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.failover.keepalived.plugins.module_utils import _model
-from ansible_collections.failover.keepalived.plugins.module_utils._model import checks, plan, preflight, values
+from ansible_collections.failover.keepalived.plugins.module_utils._model import checks, host_system, plan, preflight, values
 
 TOP = Path(__file__).resolve().parents[5]
 
@@ -345,6 +345,58 @@ BAD = [
     ("instance named like the extra config file",
      lambda v: on_all(v, lambda h: inst(h).update(name="keepalived-extra")),
      ["name is keepalived-extra, the name of the file of keepalived_extra_config"]),
+    ("nonlocal_bind given as a string",
+     lambda v: v["node1"].update(nonlocal_bind="yes"),
+     ["node1", "keepalived_nonlocal_bind is 'yes', not true, false or null"]),
+    ("tcp_retries2 below what keeps a connection through a move",
+     lambda v: v["node1"].update(tcp_retries2=1),
+     ["keepalived_tcp_retries2 is 1, outside 3..15", "use e.g. 8"]),
+    ("daemon option with a typo",
+     lambda v: v["node1"].update(daemon_options=["--log-detial"]),
+     ["keepalived_daemon_options[0] is --log-detial, which keepalived does not know (did you mean --log-detail?)"]),
+    ("daemon option in its short form",
+     lambda v: v["node1"].update(daemon_options=["-D"]),
+     ["keepalived_daemon_options[0] is '-D', not one long option", "write the long form"]),
+    ("daemon option the unit sets already",
+     lambda v: v["node1"].update(daemon_options=["--dont-fork"]),
+     ["keepalived_daemon_options[0] is --dont-fork, which the role does not allow"]),
+    ("daemon option that leaves the VIPs behind on stop",
+     lambda v: v["node1"].update(daemon_options=["--dont-release-vrrp"]),
+     ["--dont-release-vrrp, which the role does not allow", "keep its VIPs"]),
+    ("daemon option that runs no VRRP",
+     lambda v: v["node1"].update(daemon_options=["--check"]),
+     ["--check, which the role does not allow", "no VIP would ever be held"]),
+    ("log facility by name, which keepalived 2.2 refuses",
+     lambda v: v["node1"].update(daemon_options=["--log-facility=local3"]),
+     ["gives --log-facility the value 'local3'", "--log-facility=3"]),
+    ("umask keepalived would ignore",
+     lambda v: v["node1"].update(daemon_options=["--umask=abc"]),
+     ["gives --umask the value 'abc'"]),
+    ("flag given a value",
+     lambda v: v["node1"].update(daemon_options=["--snmp=1"]),
+     ["gives --snmp a value, but it takes none"]),
+    ("daemon option given twice",
+     lambda v: v["node1"].update(daemon_options=["--log-detail", "--log-detail"]),
+     ["keepalived_daemon_options[1] gives --log-detail a second time"]),
+    ("option keepalived 2.2 does not know",
+     lambda v: v["node1"].update(daemon_options=["--log-file=/var/log/k.log"]),
+     ["--log-file, which the role does not allow", "Debian 12"]),
+    ("start in maintenance without a down-file check",
+     lambda v: (v["node1"].update(start_in_maintenance=True),
+                v["node1"]["scripts"].__setitem__(0, {"name": "check_test", "check": "systemd",
+                                                      "args": {"unit": "web.service"}, "weight": -30})),
+     ["node1", "keepalived_start_in_maintenance is true, but instance WEB1 tracks no check: file",
+      "track a script with check: file"]),
+    ("start in maintenance with a down file that does not lower the priority enough",
+     lambda v: (on_all(v, lambda h: scr(h).update(weight=-21)),
+                v["node1"]["instances"][0]["priorities"].update(node1=110),
+                v["node2"]["instances"][0]["priorities"].update(node1=110),
+                v["node1"].update(start_in_maintenance=True)),
+     ["node1", "with the down file instance WEB1 still has priority 89, not below the other members' 80",
+      "weight of -31 or lower"]),
+    ("start in maintenance given as a string",
+     lambda v: v["node1"].update(start_in_maintenance="yes"),
+     ["keepalived_start_in_maintenance is 'yes', not true or false"]),
     ("remediation command that starts with a dash",
      lambda v: on_all(v, lambda h: scr(h).update(timeout=5, remediate={"command": "-x"})),
      ["(check_test).remediate.command", "starts with '-'", "start the command with the program"]),
@@ -405,6 +457,12 @@ GOOD = [
         extra_config='# processes\nvrrp_track_process haproxy {\n    process haproxy  # the name\n    weight -30\n}\n')),
     ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
     ("AH authentication with state auto", lambda v: on_all(v, lambda h: inst(h).update(auth_type="AH"))),
+    ("kernel settings and daemon options", lambda v: on_all(v, lambda h: h.update(
+        nonlocal_bind=True, tcp_retries2=8,
+        daemon_options=["--log-detail", "--snmp", "--log-facility=3", "--umask=022", "--config-id=lb1"]))),
+    ("start in maintenance with the seed's down file", lambda v: v["node1"].update(start_in_maintenance=True)),
+    ("start in maintenance with a FAULT down file", lambda v: (
+        on_all(v, lambda h: scr(h).update(weight=0)), v["node2"].update(start_in_maintenance=True))),
     ("IPv6 instance with global scope", lambda v: on_all(v, lambda h: (
         inst(h).update(auth_pass=None, virtual_ipaddresses=[{"address": "fd00::100/64", "scope": "global"}]),
         h["addresses"].update(eth0=["fd00::%s" % h["router_id"][-1]])))),
@@ -459,6 +517,26 @@ def test_global_defs_lines_come_from_the_plan():
         "notification_email {", "    a@example.com", "    b@example.com", "}", "notification_email_from k@example.com",
         "smtp_server 192.0.2.25 2525", "smtp_connect_timeout 30", "vrrp_garp_interval 0.5", "max_auto_priority"]
     assert plan.plans(views)["node2"]["global_defs"] == []
+
+
+def test_kernel_settings_daemon_arguments_and_down_files_come_from_the_plan():
+    views = seed_views()
+    views["node1"].update(nonlocal_bind=False, tcp_retries2=8, daemon_options=["--log-detail", "--snmp"],
+                          start_in_maintenance=True)
+    one, two = plan.plans(views)["node1"], plan.plans(views)["node2"]
+    assert one["sysctls"] == {"net.ipv4.ip_nonlocal_bind": 0, "net.ipv6.ip_nonlocal_bind": 0, "net.ipv4.tcp_retries2": 8}
+    # Every key the role manages is planned; None leaves it alone (and out of the role's sysctl file).
+    assert two["sysctls"] == dict.fromkeys(one["sysctls"])
+    assert (one["daemon_args"], two["daemon_args"]) == ("--log-detail --snmp", "")
+    assert (one["maintenance_files"], one["start_in_maintenance"]) == (["/etc/keepalived/down"], True)
+    assert (two["maintenance_files"], two["start_in_maintenance"]) == (["/etc/keepalived/down"], False)
+
+
+@pytest.mark.parametrize("option", sorted(host_system.DAEMON_OPTIONS))
+def test_every_known_daemon_option_has_a_valid_example(option):
+    rule = host_system.DAEMON_OPTIONS[option]
+    text = option if rule is None else rule[1]
+    assert text.split("=")[0] == option and host_system.daemon_option_problem(text) is None
 
 
 def test_ah_authentication_renders_backup_everywhere():
