@@ -504,9 +504,9 @@ def _instance_options(draw, inst, version, iface):
             inst[option] = draw(st.sampled_from(values))
 
 
-DAEMON_OPTIONS = ["--log-detail", "--snmp", "--log-facility=3", "--umask=022", "--config-id=lb1", "--address-monitoring",
-                  "--dump-conf", "--release-vips", "--vrrp", "--no_bfd", "--all-config", "--core-dump"] * 3 + [
-                  "--log-facility=local3", "--umask=abc", "--dont-release-vrrp", "--log-file=/tmp/k.log", "-D"]
+DAEMON_OPTIONS = (["--log-detail", "--snmp", "--log-facility=3", "--umask=022", "--config-id=lb1", "--address-monitoring",
+                   "--dump-conf", "--release-vips", "--vrrp", "--no_bfd", "--all-config", "--core-dump"] * 3
+                  + ["--log-facility=local3", "--umask=abc", "--dont-release-vrrp", "--log-file=/tmp/k.log", "-D"])
 EXTRA_CONFIG = [
     "vrrp_track_process haproxy {\n    process haproxy\n    weight -20  # not proven in containers\n}\n",
     "virtual_server 10.0.0.100 80 {\n    delay_loop 6\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\n"
