@@ -10,14 +10,13 @@ so an argument the program would refuse on the host is refused here first.
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 
 from ansible_collections.failover.keepalived.plugins.module_utils import _check_options
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     CHECK_TIMEOUT_SHARE, REMEDIATE_DEFAULTS, SCRIPT_DEFAULTS, UNSAFE_ARG_RE, err, is_int, is_number, listify,
-    named_items, num, script_timeout, with_defaults,
+    named_items, nearest, num, script_timeout, with_defaults,
 )
 
 # Subcommands of the keepalived-check program, from its own option table.
@@ -188,11 +187,6 @@ def _option_name(key):
     return str(key).replace("-", "_")
 
 
-def _nearest(word, choices):
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return close[0] if close else None
-
-
 def _http_url_problem(text):
     from urllib.parse import urlsplit
 
@@ -302,7 +296,7 @@ def _spec_problem(text):
     except ValueError as exc:
         return "%r %s" % (text, exc), "write a check as NAME:option=value,flag, e.g. file:path=/etc/keepalived/down"
     if check not in CHECK_TYPES or check in COMBINED:
-        near = _nearest(check, [c for c in CHECK_TYPES if c not in COMBINED])
+        near = nearest(check, [c for c in CHECK_TYPES if c not in COMBINED])
         return ("names %r, not a check that all/any can combine" % check,
                 ("did you mean %s?" % near) if near else "use one of " + ", ".join(c for c in CHECK_TYPES if c not in COMBINED))
     problems = check_arg_problems(check, args)
@@ -327,7 +321,7 @@ def check_arg_problems(check, args):
     for key, value in args.items():
         name = _option_name(key)
         if name not in options:
-            near = _nearest(name, options)
+            near = nearest(name, options)
             takes = ", ".join(options) or "no arguments"
             problems.append(("has %r, an argument check %s does not take" % (str(key), check),
                              ("did you mean %s? (%s takes: %s)" % (near, check, takes)) if near

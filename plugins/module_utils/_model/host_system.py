@@ -10,10 +10,9 @@ the values the plan carries.
 
 from __future__ import annotations
 
-import difflib
 import re
 
-from ansible_collections.failover.keepalived.plugins.module_utils._model.values import err, is_int
+from ansible_collections.failover.keepalived.plugins.module_utils._model.values import err, is_int, nearest
 
 # Variable -> the kernel settings it sets; each is per network namespace.
 NONLOCAL_BIND = ("net.ipv4.ip_nonlocal_bind", "net.ipv6.ip_nonlocal_bind")
@@ -71,11 +70,6 @@ ROLE_DAEMON_OPTIONS = {
 OPTION_RE = re.compile(r"^(--[a-z_-]+)(?:=(.*))?$")
 
 
-def _nearest(word):
-    found = difflib.get_close_matches(word, list(DAEMON_OPTIONS), n=1, cutoff=0.6)
-    return " (did you mean %s?)" % found[0] if found else ""
-
-
 def daemon_option_problem(text):
     """(problem, fix) when ``text`` is not one daemon option keepalived accepts and the role allows, else None."""
     if not isinstance(text, str):
@@ -88,7 +82,8 @@ def daemon_option_problem(text):
     if name in ROLE_DAEMON_OPTIONS:
         return "is %s, which the role does not allow: %s" % (name, ROLE_DAEMON_OPTIONS[name]), "leave it out"
     if name not in DAEMON_OPTIONS:
-        return ("is %s, which keepalived does not know%s" % (name, _nearest(name)),
+        near = nearest(name, DAEMON_OPTIONS)
+        return ("is %s, which keepalived does not know%s" % (name, " (did you mean %s?)" % near if near else ""),
                 "use an option of keepalived(8): %s" % ", ".join(sorted(DAEMON_OPTIONS)))
     rule = DAEMON_OPTIONS[name]
     if rule is None:

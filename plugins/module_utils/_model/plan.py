@@ -56,7 +56,6 @@ def plans(views):
 
 def _instance_plan(index, host, inst, scripts_all, used):
     name = inst["name"]
-    view = index.views[host]
     members = sorted(index.members[name])
     prio = host_priority(inst, host)
     state = inst["state"]

@@ -308,7 +308,6 @@ def _validate_start_in_maintenance(errors, host, view, insts_by_name, scripts_by
 def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):
     """Rules that span the members of one instance."""
     members = sorted(per_host)
-    first = per_host[members[0]]
     for field in ("virtual_router_id", "advert_int", "vrrp_version", "auth_type", "auth_pass", "unicast",
                   "virtual_ipaddress_excluded"):
         values = {h: per_host[h].get(field) for h in members}

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import ipaddress
 import re
 
@@ -206,6 +208,12 @@ def num(value):
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
+
+
+def nearest(word, choices):
+    """The choice closest to a mistyped ``word`` (for "did you mean ...?"), or None."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def err(errors, host, var, problem, fix):
