@@ -310,7 +310,7 @@ def _scripts(draw):
             item["interval"] = interval
         if runner:
             item["runner"] = True
-        elif "check" in item and draw(st.integers(0, 4)) == 0:
+        elif "check" in item and draw(st.integers(0, 3)) == 0:
             settle = draw(st.sampled_from([0, 1, 2]))
             timeout = draw(st.integers(int((settle + 1) / 0.8) + 1, 30))
             remediate = {"unit": draw(st.sampled_from(EXAMPLES["unit"][:4]))} if draw(st.booleans()) else \
@@ -508,11 +508,11 @@ DAEMON_OPTIONS = (["--log-detail", "--snmp", "--log-facility=3", "--umask=022", 
                    "--dump-conf", "--release-vips", "--vrrp", "--no_bfd", "--all-config", "--core-dump"] * 3
                   + ["--log-facility=local3", "--umask=abc", "--dont-release-vrrp", "--log-file=/tmp/k.log", "-D"])
 EXTRA_CONFIG = [
-    "vrrp_track_process haproxy {\n    process haproxy\n    weight -20  # not proven in containers\n}\n",
+    "garp_group {\n    garp_interval 0.01\n    gna_interval 0.02  # delays between gratuitous ARPs\n    interface eth0\n}\n",
     "virtual_server 10.0.0.100 80 {\n    delay_loop 6\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\n"
     "    real_server 10.0.0.11 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 3\n"
     "        }\n    }\n}\n",
-    "! a comment\nvrrp_track_process sshd {\n    process sshd\n    quorum 1\n    delay 2\n}\n",
+    "! a comment\nstatic_ipaddress {\n    192.0.2.10/32 dev eth0 scope host\n}\n",
 ]
 
 
@@ -546,6 +546,73 @@ def _host_config(draw):
     return out
 
 
+PROCESSES = ("haproxy", "nginx", "sshd", "bird")
+
+
+def _tracking(draw, instances):
+    """keepalived_track_files and keepalived_track_processes, each now and then tracked by an instance."""
+    files, processes = [], []
+    for index in range(draw(st.integers(0, 2)) if draw(st.integers(0, 3)) == 0 else 0):
+        item = {"name": "tf_%d" % index, "file": "/tmp/fk-track-%d" % index}
+        if draw(st.booleans()):
+            item["weight"] = draw(st.sampled_from([0, -20, 10, 253]))
+        if draw(st.booleans()):
+            item["init_file"] = draw(st.sampled_from([0, 1, 5]))
+            if draw(st.booleans()):
+                item["init_overwrite"] = True
+        files.append(item)
+    for index in range(draw(st.integers(0, 2)) if draw(st.integers(0, 3)) == 0 else 0):
+        item = {"name": "tp_%d" % index, "process": draw(st.sampled_from(PROCESSES))}
+        if draw(st.integers(0, 3)) == 0:
+            item["params"] = ["-f", "/etc/%s.cfg" % item["process"]]
+            if draw(st.booleans()):
+                item["param_match"] = draw(st.sampled_from(["initial", "partial"]))
+        elif draw(st.integers(0, 3)) == 0:
+            item.update(process="/usr/sbin/" + item["process"], full_command=True)
+        if draw(st.booleans()):
+            item["quorum"] = draw(st.integers(1, 3))
+            if draw(st.booleans()):
+                item["quorum_max"] = item["quorum"] + draw(st.integers(0, 2))
+        elif draw(st.integers(0, 5)) == 0:
+            item["quorum_max"] = 0
+        if draw(st.booleans()):
+            item.update(draw(st.sampled_from([{"delay": 0.5}, {"fork_delay": 1, "terminate_delay": 2.5}])))
+        if draw(st.booleans()):
+            item["weight"] = draw(st.sampled_from([0, -30, 20]))
+        processes.append(item)
+    for inst in instances:
+        for key, items in (("track_files", files), ("track_processes", processes)):
+            if items and draw(st.booleans()):
+                inst[key] = [draw(st.sampled_from([i["name"] for i in items]))]
+    return files, processes
+
+
+def _sync_groups(draw, instances, scripts):
+    """Now and then two instances of the same members as a sync group, made consistent the way the preflight
+    asks (one order of priorities, one way to preempt, members' own tracking unweighted)."""
+    if len(instances) < 2 or draw(st.integers(0, 2)):
+        return []
+    first, second = instances[0], instances[1]
+    second["priorities"] = dict(first["priorities"])
+    for key in ("nopreempt", "preempt_delay", "state"):
+        second.pop(key, None)
+        if key in first:
+            second[key] = first[key]
+    for inst in (first, second):
+        for key in ("track_scripts", "track_files", "track_processes"):
+            if inst.get(key):
+                inst[key] = [{"name": t if isinstance(t, str) else t["name"], "weight": 0} for t in inst[key]]
+        if inst.get("track_interfaces"):
+            inst["track_interfaces"] = [t if isinstance(t, str) else t["name"] for t in inst["track_interfaces"]]
+    group = {"name": "SG_1", "instances": [first["name"], second["name"]]}
+    names = sorted(s["name"] for s in scripts)
+    if names and draw(st.integers(0, 3)):
+        group["track_scripts"] = [{"name": draw(st.sampled_from(names)), "weight": 0}]
+    if draw(st.booleans()):
+        group["notify"] = NOTIFY_COMMAND + draw(st.sampled_from(NOTIFY_ARGS))
+    return [group]
+
+
 def inventories():
     """Strategy of Inventory: 1 to 4 hosts with shared instances and checks, per-host settings."""
     @st.composite
@@ -558,11 +625,16 @@ def inventories():
         for script in scripts:
             if "weight" not in script and draw(st.booleans()):
                 script["weight"] = _weight(draw, 0)
+        track_files, track_processes = _tracking(draw, instances)
+        groups = _sync_groups(draw, instances, scripts)
         shared = {
             "keepalived_script_user": draw(st.sampled_from(SCRIPT_USERS)),
             "keepalived_check_command": draw(st.sampled_from(CHECK_COMMANDS)),
             "keepalived_check_state_dir": draw(st.sampled_from(STATE_DIRS)),
             "keepalived_track_dir": draw(st.sampled_from(TRACK_DIRS)),
+            "keepalived_track_files": track_files,
+            "keepalived_track_processes": track_processes,
+            "keepalived_sync_groups": groups,
         }
         hostvars = {}
         for host in hosts:

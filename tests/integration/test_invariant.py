@@ -288,7 +288,10 @@ FEATURES = {
     "accept": r"^    (no_)?accept$", "dont_track_primary": r"^    dont_track_primary$",
     "notify lower priority": r"^    notify_master_rx_lower_pri ", "smtp_alert": r"^    smtp_alert$",
     "e-mail alerts": r"^    notification_email \{", "global option": r"^    (vrrp_g|max_auto|vrrp_no_swap)",
-    "extra config": r"^(vrrp_track_process|virtual_server) ", "daemon options": r'^DAEMON_ARGS="--',
+    "extra config": r"^(garp_group|static_ipaddress|virtual_server) ", "daemon options": r'^DAEMON_ARGS="--',
+    "sync group": r"^vrrp_sync_group ", "sync group check": r"^vrrp_sync_group \S+ \{\n    group \{\n(        \S+\n)+    \}\n\n    track_script \{",
+    "operator track file": r"^    file /tmp/fk-track-", "track process": r"^vrrp_track_process ",
+    "instance track_process": r"^    track_process \{",
 }
 
 

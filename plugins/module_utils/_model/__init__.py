@@ -15,6 +15,8 @@ A host view is a plain dict::
       "router_id": "KA1",
       "instances": [...],            # keepalived_instances
       "scripts": [...],              # keepalived_scripts
+      "sync_groups": [...],          # keepalived_sync_groups
+      "track_files": [...], "track_processes": [...],   # keepalived_track_files, _track_processes
       "script_user": "keepalived_script",
       "check_command": "/usr/local/bin/keepalived-check",
       "state_dir": "/run/keepalived-check",
@@ -29,7 +31,8 @@ A host view is a plain dict::
 Files: ``values`` (defaults and parsing), ``checks`` (keepalived_scripts against
 the check program's own option table, and the command lines rendered from them),
 ``instance_options`` (an instance's optional keepalived settings: excluded addresses,
-routes, rules, VMAC, ...), ``host_config`` (global_defs and keepalived_extra_config),
+routes, rules, VMAC, ...), ``host_config`` (global_defs and keepalived_extra_config), ``tracking`` (the operator's track
+files and tracked processes), ``sync_groups`` (instances that move together),
 ``preflight`` (the rules), ``plan`` (the per-host plans).
 """
 

@@ -34,7 +34,11 @@ KEYWORD_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 GLOBAL_VALUE_RE = re.compile(r"^[^\s\"'#!{}\\]+( [^\s\"'#!{}\\]+)*$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 # Top-level words keepalived_extra_config may not open: what the role itself owns or what would pull in files.
-EXTRA_FORBIDDEN = ("global_defs", "include", "vrrp_instance", "vrrp_script", "vrrp_track_file")
+EXTRA_FORBIDDEN = ("global_defs", "include", "vrrp_instance", "vrrp_script", "vrrp_track_file", "track_file",
+                   "vrrp_track_process", "vrrp_sync_group")
+# Where the role models a block, the variable to use instead.
+EXTRA_INSTEAD = {"vrrp_track_file": "keepalived_track_files", "track_file": "keepalived_track_files",
+                 "vrrp_track_process": "keepalived_track_processes", "vrrp_sync_group": "keepalived_sync_groups"}
 
 
 def _global_problems(options):
@@ -117,7 +121,8 @@ def extra_config_problems(text):
         words = outside.replace("{", " { ").replace("}", " } ").split()
         if depth == 0 and words and words[0] not in ("{", "}"):
             if words[0] in EXTRA_FORBIDDEN:
-                found.append("line %d opens %s, which the role writes itself" % (number, words[0]))
+                found.append("line %d opens %s, which the role writes itself%s" % (
+                    number, words[0], " (use %s)" % EXTRA_INSTEAD[words[0]] if words[0] in EXTRA_INSTEAD else ""))
             elif "{" not in words:
                 found.append("line %d (%s) is outside any block" % (number, words[0]))
         for word in words:

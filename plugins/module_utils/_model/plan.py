@@ -10,7 +10,9 @@ planning costs time in proportion to the number of hosts, not to its square.
 
 from __future__ import annotations
 
-from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, host_system, instance_options
+from ansible_collections.failover.keepalived.plugins.module_utils._model import (
+    host_config, host_system, instance_options, sync_groups, tracking,
+)
 from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import maintenance_file, runner_check, script_command
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     INSTANCE_DEFAULTS, REMEDIATE_DEFAULTS, SCRIPT_DEFAULTS, host_priority, instances_of, listify, num, parse_vip,
@@ -80,8 +82,12 @@ def _instance_plan(index, host, inst, scripts_all, used):
             track_files.append(item)
         else:
             tracked.append(item)
-        if item["name"] not in used:
-            used.append(item["name"])
+        _use(used["track_scripts"], item["name"])
+    operator_files = track_items(inst.get("track_files"), "track_files")
+    processes = track_items(inst.get("track_processes"), "track_processes")
+    for field, items in (("track_files", operator_files), ("track_processes", processes)):
+        for item in items:
+            _use(used[field], item["name"])
     return {
         "name": name,
         "state": state,
@@ -97,7 +103,8 @@ def _instance_plan(index, host, inst, scripts_all, used):
         "unicast_src_ip": src if peers else None,
         "unicast_peers": peers,
         "track_scripts": tracked,
-        "track_files": track_files,
+        "track_files": track_files + operator_files,
+        "track_processes": processes,
         "track_interfaces": track_items(inst.get("track_interfaces"), "track_interfaces"),
         "nopreempt": bool(inst.get("nopreempt")),
         "preempt_delay": None if inst.get("preempt_delay") is None else num(inst["preempt_delay"]),
@@ -115,6 +122,11 @@ def _instance_plan(index, host, inst, scripts_all, used):
     }
 
 
+def _use(names, name):
+    if name not in names:
+        names.append(name)
+
+
 def _host_plan(index, host):
     view = index.views[host]
     scripts_all = {}
@@ -122,7 +134,8 @@ def _host_plan(index, host):
         scr = with_defaults(raw, SCRIPT_DEFAULTS)
         scripts_all[scr["name"]] = scr
     instances = []
-    used = []
+    # What the instances and groups of this host track, in the order first named.
+    used = {"track_scripts": [], "track_files": [], "track_processes": []}
     seen = set()
     for raw in instances_of(view):
         name = raw.get("name")
@@ -130,12 +143,26 @@ def _host_plan(index, host):
             continue
         seen.add(name)
         instances.append(_instance_plan(index, host, index.members[name][host], scripts_all, used))
+    runner_names = {name for name, scr in scripts_all.items() if scr.get("runner")}
+    groups = []
+    for raw in view.get("sync_groups") or []:
+        if not sync_groups.runs_here(raw, seen):
+            continue
+        group = with_defaults(raw, sync_groups.SYNC_GROUP_DEFAULTS)
+        for field in ("track_scripts", "track_files", "track_processes", "track_interfaces"):
+            group[field] = track_items(group.get(field), field)
+        for field in used:
+            for item in group[field]:
+                _use(used[field], item["name"])
+        groups.append(sync_groups.render(group, runner_names))
+    defined = {field: {item.get("name"): item for item in view.get(field) or [] if isinstance(item, dict)}
+               for field in ("track_files", "track_processes")}
     scripts = []
     track_files = []
     runner = []
     remediate_units = []
     maintenance_files = []
-    for name in used:
+    for name in used["track_scripts"]:
         scr = scripts_all[name]
         down = maintenance_file(scr)
         if down and down not in maintenance_files:
@@ -174,8 +201,15 @@ def _host_plan(index, host):
         "maintenance_files": maintenance_files,
         "start_in_maintenance": bool(view.get("start_in_maintenance")),
         "instances": instances,
+        "sync_groups": groups,
+        "sync_groups_file": sync_groups.FILE_NAME + ".conf",
         "scripts": scripts,
         "track_files": track_files,
+        # The operator's own track files and the processes, those an instance or group tracks.
+        "operator_track_files": tracking.render_files(
+            [with_defaults(defined["track_files"][n], tracking.TRACK_FILE_DEFAULTS) for n in used["track_files"]]),
+        "track_processes": tracking.render_processes(
+            [with_defaults(defined["track_processes"][n], tracking.TRACK_PROCESS_DEFAULTS) for n in used["track_processes"]]),
         # What the healthcheck role installs for this host: the runner's checks (only those an
         # instance of this host tracks) and the units a check may restart through sudo.
         "runner_checks": runner,

@@ -8,7 +8,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.failover.keepalived.plugins.module_utils._model import host_config, host_system, instance_options
+from ansible_collections.failover.keepalived.plugins.module_utils._model import (
+    host_config, host_system, instance_options, sync_groups, tracking,
+)
 from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import maintenance_file, validate_scripts
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
     IFACE_RE, INSTANCE_DEFAULTS, err, host_priority, is_int, is_number, listify, named_items, own_addresses,
@@ -19,6 +21,8 @@ USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # A track directory systemd can create as the runner's RuntimeDirectory.
 TRACK_DIR_RE = re.compile(r"^/run/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 PATH_RE = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+$")
+# conf.d files the role writes besides the instances' own.
+RESERVED_NAMES = {host_config.EXTRA_NAME: "keepalived_extra_config", sync_groups.FILE_NAME: "keepalived_sync_groups"}
 V6_NOTE = " (keepalived runs an IPv6 instance as VRRPv3 whatever vrrp_version says)"
 
 
@@ -40,7 +44,8 @@ def validate_host_settings(errors, host, view):
                 "use e.g. %s" % example)
 
 
-def _validate_instance_fields(errors, host, var, inst, view, scripts):
+def _validate_instance_fields(errors, host, var, inst, view, tables):
+    scripts = tables["track_scripts"]
     name = inst["name"]
     if not inst.get("interface") or not IFACE_RE.match(str(inst["interface"])):
         err(errors, host, var + ".interface", "is %r, not an interface name" % (inst.get("interface"),),
@@ -151,9 +156,11 @@ def _validate_instance_fields(errors, host, var, inst, view, scripts):
     smtp_ready = bool(view.get("notification_email")) and view.get("smtp_server") is not None
     for suffix, problem, fix in instance_options.problems(inst, smtp_ready):
         err(errors, host, var + suffix, problem, fix)
-    if name == host_config.EXTRA_NAME:
-        err(errors, host, var + ".name", "is %s, the name of the file of keepalived_extra_config" % name,
+    if name in RESERVED_NAMES:
+        err(errors, host, var + ".name", "is %s, the name of the role's file of %s" % (name, RESERVED_NAMES[name]),
             "give the instance another name")
+    for field in ("track_files", "track_processes"):
+        tracking.references(errors, host, var, field, inst.get(field), tables)
     for pidx, peer in enumerate(inst.get("unicast_peers") or []):
         try:
             ipaddress.ip_address(str(peer))
@@ -197,6 +204,7 @@ def preflight(views):
     router_ids = {}
     scripts_by_host = {}
     insts_by_name = {}
+    groups_by_host = {}
     for host in hosts:
         view = views[host]
         if not isinstance(view, dict):
@@ -210,9 +218,12 @@ def preflight(views):
         else:
             router_ids.setdefault(str(rid), []).append(host)
         validate_host_settings(errors, host, view)
-        host_config.validate(errors, host, view)
+        smtp_ready = host_config.validate(errors, host, view)
         host_system.validate(errors, host, view)
         scripts_by_host[host] = validate_scripts(errors, host, view)
+        track_files, track_processes = tracking.validate(errors, host, view)
+        tables = {"track_scripts": scripts_by_host[host], "track_files": track_files,
+                  "track_processes": track_processes}
         raw_instances = view.get("instances")
         if raw_instances is not None and not isinstance(raw_instances, list):
             err(errors, host, "keepalived_instances", "is not a list", "write it as a list of instances")
@@ -234,7 +245,7 @@ def preflight(views):
                 err(errors, host, var, "is defined twice", "give each instance a unique name")
                 continue
             seen[name] = inst
-            _validate_instance_fields(errors, host, var, inst, view, scripts_by_host[host])
+            _validate_instance_fields(errors, host, var, inst, view, tables)
             key = (inst.get("interface"), inst.get("virtual_router_id"), 6 if any(
                 vip_version(v) == 6 for v in listify(inst.get("virtual_ipaddresses"))) else 4)
             if key in vrids:
@@ -256,15 +267,19 @@ def preflight(views):
                     if str(peer) in own:
                         err(errors, host, var + ".unicast_peers", "contains %s, an address of this host itself" % peer,
                             "list only the other hosts' addresses (or leave it out to use the other members)")
+        groups_by_host[host] = sync_groups.validate(errors, host, view, seen, tables, smtp_ready)
     for rid, owners in sorted(router_ids.items()):
         if len(owners) > 1:
             errors.append("%s: keepalived_router_id %r is shared by %s. Fix: give every host its own router_id "
                           "(e.g. KA1, KA2)." % (", ".join(owners), rid, ", ".join(owners)))
-    for name, per_host in sorted(insts_by_name.items()):
+    member_of = sync_groups.validate_cluster(errors, groups_by_host, insts_by_name)
+    # A member of a sync group also follows its group's checks, which the priority rules must count.
+    tracked = sync_groups.with_group_tracking(insts_by_name, groups_by_host, member_of)
+    for name, per_host in sorted(tracked.items()):
         _validate_cluster_instance(errors, name, per_host, scripts_by_host, views)
     for host in hosts:
         if isinstance(views[host], dict):
-            _validate_start_in_maintenance(errors, host, views[host], insts_by_name, scripts_by_host)
+            _validate_start_in_maintenance(errors, host, views[host], tracked, scripts_by_host)
     return errors
 
 

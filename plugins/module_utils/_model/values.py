@@ -23,6 +23,8 @@ INSTANCE_DEFAULTS = {
     "unicast_peers": None,
     "track_scripts": [],
     "track_interfaces": [],
+    "track_files": [],
+    "track_processes": [],
     "nopreempt": False,
     "preempt_delay": None,
     "garp_master_delay": None,

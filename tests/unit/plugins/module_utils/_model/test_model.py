@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from ansible_collections.failover.keepalived.plugins.module_utils import _model
-from ansible_collections.failover.keepalived.plugins.module_utils._model import checks, host_system, plan, preflight, values
+from ansible_collections.failover.keepalived.plugins.module_utils._model import (
+    checks, host_system, plan, preflight, sync_groups, tracking, values,
+)
 
 TOP = Path(__file__).resolve().parents[5]
 
@@ -331,20 +333,23 @@ BAD = [
      lambda v: v["node1"].update(extra_config="vrrp_garp_master_delay 1\n"),
      ["keepalived_extra_config line 1 (vrrp_garp_master_delay) is outside any block", "whole top-level blocks"]),
     ("extra config that closes the block it sits in",
-     lambda v: v["node1"].update(extra_config="vrrp_track_process p {\n  process haproxy\n}\n}\n"),
+     lambda v: v["node1"].update(extra_config="garp_group {\n  garp_interval 1\n}\n}\n"),
      ["keepalived_extra_config line 4 closes a block that was never opened"]),
     ("extra config left open",
-     lambda v: v["node1"].update(extra_config="vrrp_track_process p {\n  process haproxy\n"),
+     lambda v: v["node1"].update(extra_config="garp_group {\n  garp_interval 1\n"),
      ["keepalived_extra_config 1 block(s) are not closed"]),
     ("extra config taking over global_defs",
      lambda v: v["node1"].update(extra_config="global_defs {\n  router_id X\n}\n"),
      ["keepalived_extra_config line 1 opens global_defs, which the role writes itself"]),
+    ("extra config with a block the role models",
+     lambda v: v["node1"].update(extra_config="vrrp_sync_group G {\n  group {\n    WEB1\n  }\n}\n"),
+     ["line 1 opens vrrp_sync_group, which the role writes itself (use keepalived_sync_groups)"]),
     ("extra config including files",
      lambda v: v["node1"].update(extra_config="virtual_server 10.0.0.100 80 {\n  include /tmp/x\n}\n"),
      ["keepalived_extra_config line 2 includes other files"]),
     ("instance named like the extra config file",
      lambda v: on_all(v, lambda h: inst(h).update(name="keepalived-extra")),
-     ["name is keepalived-extra, the name of the file of keepalived_extra_config"]),
+     ["name is keepalived-extra, the name of the role's file of keepalived_extra_config"]),
     ("nonlocal_bind given as a string",
      lambda v: v["node1"].update(nonlocal_bind="yes"),
      ["node1", "keepalived_nonlocal_bind is 'yes', not true, false or null"]),
@@ -454,7 +459,7 @@ GOOD = [
         h.update(notification_email=["ops@example.com"], smtp_server="192.0.2.25", smtp_port=2525),
         inst(h).update(smtp_alert=True)))),
     ("extra config of whole blocks", lambda v: v["node1"].update(
-        extra_config='# processes\nvrrp_track_process haproxy {\n    process haproxy  # the name\n    weight -30\n}\n')),
+        extra_config='# addresses\nstatic_ipaddress {\n    192.0.2.1/32 dev lo  # the name\n}\n')),
     ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
     ("AH authentication with state auto", lambda v: on_all(v, lambda h: inst(h).update(auth_type="AH"))),
     ("kernel settings and daemon options", lambda v: on_all(v, lambda h: h.update(
@@ -617,7 +622,10 @@ def test_suboption_defaults_match_the_argument_spec():
     spec = yaml.safe_load((TOP / "roles/keepalived/meta/argument_specs.yml").read_text())
     options = spec["argument_specs"]["main"]["options"]
     for var, table in (("keepalived_instances", values.INSTANCE_DEFAULTS),
-                       ("keepalived_scripts", values.SCRIPT_DEFAULTS)):
+                       ("keepalived_scripts", values.SCRIPT_DEFAULTS),
+                       ("keepalived_sync_groups", sync_groups.SYNC_GROUP_DEFAULTS),
+                       ("keepalived_track_files", tracking.TRACK_FILE_DEFAULTS),
+                       ("keepalived_track_processes", tracking.TRACK_PROCESS_DEFAULTS)):
         documented = _spec_defaults(options[var]["options"])
         documented.pop("priorities", None)
         documented.pop("priority", None)
