@@ -16,10 +16,17 @@ LAB_RUN_OPTS=(
   --cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST
 )
 
-# lab_network NAME SUBNET: an internal network (no route out, no DNS).
+# lab_network NAME SUBNET [SUBNET...]: an internal network (no route out, no
+# DNS); an IPv6 subnet beside the IPv4 one makes it dual-stack.
 lab_network() {
-  podman "${LAB_PODMAN_OPTS[@]}" network exists "$1" 2>/dev/null && return 0
-  podman "${LAB_PODMAN_OPTS[@]}" network create --internal --disable-dns --subnet "$2" "$1" >/dev/null
+  local name=$1 subnet args=()
+  shift
+  podman "${LAB_PODMAN_OPTS[@]}" network exists "$name" 2>/dev/null && return 0
+  for subnet in "$@"; do
+    args+=(--subnet "$subnet")
+    case "$subnet" in *:*) args+=(--ipv6) ;; esac
+  done
+  podman "${LAB_PODMAN_OPTS[@]}" network create --internal --disable-dns "${args[@]}" "$name" >/dev/null
 }
 
 # lab_wait_booted SECONDS CONTAINER...: wait until systemd in each container

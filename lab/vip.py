@@ -1,9 +1,9 @@
 """Watch which lab containers hold a VIP, from the kernel's view inside each container.
 
     python3 lab/vip.py holders --vip 192.168.157.100 node1=fk-demo-node1 node2=fk-demo-node2
-    python3 lab/vip.py wait --vip ... --holder node2 [--timeout 30] [--since EPOCH] NAME=CONTAINER ...
+    python3 lab/vip.py wait --vip ... [--vip ...] --holder node2 [--timeout 30] [--since EPOCH] NAME=CONTAINER ...
     python3 lab/vip.py sample --vip ... --seconds 30 NAME=CONTAINER ...
-    python3 lab/vip.py watch --vip ... --seconds 120 [--until-back node1] [--ready-file F] NAME=CONTAINER ...
+    python3 lab/vip.py watch --vip ... [--vip ...] --seconds 120 [--until-back node1] [--ready-file F] NAME=CONTAINER ...
 
 `wait` polls every 0.1 s until exactly HOLDER holds the VIP (HOLDER `none`: no
 one) and prints the seconds since --since (default: its start). `sample`
@@ -16,7 +16,11 @@ moment. With --until-back NAME it ends once NAME, after having been anything
 but the only holder, has held the VIP alone for --settle seconds. It also
 reports the sequence of holder sets (`path`), when each node first took the
 VIP (`first_held`, epoch seconds) and when NAME became the only holder again
-(`back_at`). Only `podman exec` is used: nothing is sent on any network.
+(`back_at`). Given several VIPs (a sync group's), `watch` follows them all with one
+monitor per container and also reports how long they were held apart (`apart_s`, and the
+longest stretch, `apart_longest_s`: any time the VIPs did not all have the same holders), and
+--until-back waits for NAME to hold every one of them. Only `podman exec` is used: nothing
+is sent on any network.
 """
 
 from __future__ import annotations
@@ -57,59 +61,65 @@ def parse_nodes(pairs):
 
 
 # Run inside each container by `watch`: address events from the moment the
-# monitor runs, then one SNAPSHOT line with the current state, then events
-# until the controller closes stdin (or the time is up).
+# monitor runs, then one SNAPSHOT line per VIP with the current state, then
+# events until the controller closes stdin (or the time is up).
 WATCH_SCRIPT = ("timeout %d ip -o monitor address & m=$!; sleep 0.2; "
-                "echo SNAPSHOT $(ip -o addr show to %s | wc -l); "
+                "for vip in %s; do echo SNAPSHOT $vip $(ip -o addr show to $vip | wc -l); done; "
                 "timeout %d cat >/dev/null; kill $m 2>/dev/null; wait")
 
 
 class Watch:
-    """Who holds the VIP over time, from each container's address events."""
+    """Who holds each VIP over time, from each container's address events."""
 
-    def __init__(self, nodes, vip, seconds):
-        self.nodes, self.vip = nodes, vip
+    def __init__(self, nodes, vips, seconds):
+        self.nodes, self.vips = nodes, list(vips)
         self.deadline = time.time() + seconds
-        self.event = re.compile(r"\binet6? %s/" % re.escape(vip))
+        self.events = {vip: re.compile(r"\binet6? %s/" % re.escape(vip)) for vip in self.vips}
         self.lock = threading.Lock()
-        self.held = dict.fromkeys(nodes)  # None until known
-        self.changes = []  # (epoch, holders) each time the set of holders changes
-        self.first_held = {}
+        self.held = {vip: dict.fromkeys(nodes) for vip in self.vips}  # None until known
+        self.changes = {vip: [] for vip in self.vips}  # (epoch, holders) each time a VIP's holders change
+        self.first_held = {vip: {} for vip in self.vips}
         self.attached = {n: threading.Event() for n in nodes}
         self.stop = threading.Event()
         self.procs = {}
 
-    def set(self, node, held, when):
+    def set(self, vip, node, held, when):
         with self.lock:
-            if self.held[node] == held:
+            if self.held[vip][node] == held:
                 return
-            self.held[node] = held
-            if held and self.changes:
-                self.first_held.setdefault(node, when)
-            if None not in self.held.values():
-                now = sorted(n for n, h in self.held.items() if h)
-                if not self.changes or self.changes[-1][1] != now:
-                    self.changes.append((when, now))
+            self.held[vip][node] = held
+            if held and self.changes[vip]:
+                self.first_held[vip].setdefault(node, when)
+            if None not in self.held[vip].values():
+                now = sorted(n for n, h in self.held[vip].items() if h)
+                if not self.changes[vip] or self.changes[vip][-1][1] != now:
+                    self.changes[vip].append((when, now))
 
     def follow(self, node):
         while not self.stop.is_set() and time.time() < self.deadline:
             left = int(self.deadline - time.time()) + 2
             proc = subprocess.Popen(
-                ["podman", "exec", "-i", self.nodes[node], "sh", "-c", WATCH_SCRIPT % (left, self.vip, left)],
+                ["podman", "exec", "-i", self.nodes[node], "sh", "-c",
+                 WATCH_SCRIPT % (left, " ".join(self.vips), left)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
             self.procs[node] = proc
             for line in proc.stdout:
                 when = time.time()
                 if line.startswith("SNAPSHOT"):
-                    self.set(node, line.split()[-1] != "0", when)
-                    self.attached[node].set()
-                elif self.event.search(line):
-                    self.set(node, not line.startswith("Deleted"), when)
+                    _word, vip, count = line.split()
+                    self.set(vip, node, count != "0", when)
+                    if vip == self.vips[-1]:
+                        self.attached[node].set()
+                    continue
+                for vip, event in self.events.items():
+                    if event.search(line):
+                        self.set(vip, node, not line.startswith("Deleted"), when)
             proc.wait()
             if self.stop.is_set():
                 break
             # The container stopped (or cannot be entered): it holds nothing.
-            self.set(node, False, time.time())
+            for vip in self.vips:
+                self.set(vip, node, False, time.time())
             self.attached[node].set()
             self.stop.wait(0.2)
 
@@ -126,11 +136,15 @@ class Watch:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    def figures(self, end, back_at):
+    def last(self, vip):
+        with self.lock:
+            return self.changes[vip][-1] if self.changes[vip] else (None, None)
+
+    def figures(self, vip, end, back_at):
         unheld = multi = 0.0
         moves, last_single = 0, None
         with self.lock:
-            changes = [change for change in self.changes if change[0] <= end]
+            changes = [change for change in self.changes[vip] if change[0] <= end]
         for idx, (when, now) in enumerate(changes):
             until = changes[idx + 1][0] if idx + 1 < len(changes) else end
             if not now:
@@ -147,13 +161,29 @@ class Watch:
             "holder_at_end": changes[-1][1] if changes else None,
             "path": ["+".join(now) or "none" for _when, now in changes],
             "changes": [[round(when, 3), now] for when, now in changes],
-            "first_held": {n: round(t, 3) for n, t in self.first_held.items()},
+            "first_held": {n: round(t, 3) for n, t in self.first_held[vip].items()},
             "back_at": round(back_at, 3) if back_at else None,
         }
 
+    def apart(self, end):
+        """(total, longest) seconds during which the VIPs did not all have the same holders."""
+        with self.lock:
+            timeline = sorted((when, vip, now) for vip in self.vips for when, now in self.changes[vip] if when <= end)
+        current, total, longest, since = {}, 0.0, 0.0, None
+        for when, vip, now in timeline + [(end, None, None)]:
+            if since is not None:
+                total += when - since
+                longest = max(longest, when - since)
+            if vip is None:
+                break
+            current[vip] = now
+            split = len(current) == len(self.vips) and len({tuple(v) for v in current.values()}) > 1
+            since = (since if since is not None else when) if split else None
+        return round(total, 3), round(longest, 3)
+
 
 def watch(args, nodes):
-    """The `watch` action; returns the figures dict."""
+    """The `watch` action; returns the figures dict (one VIP), or each VIP's and how long they were apart."""
     watcher = Watch(nodes, args.vip, args.seconds)
     threads = [threading.Thread(target=watcher.follow, args=(n,), daemon=True) for n in nodes]
     for thread in threads:
@@ -168,24 +198,30 @@ def watch(args, nodes):
         time.sleep(0.05)
         if not args.until_back:
             continue
-        with watcher.lock:
-            when, now = watcher.changes[-1] if watcher.changes else (None, None)
-        if now != [args.until_back]:
-            departed = departed or now is not None
+        lasts = [watcher.last(vip) for vip in watcher.vips]
+        if any(now != [args.until_back] for _when, now in lasts):
+            departed = departed or any(now is not None for _when, now in lasts)
             continue
         if departed:
-            back_at = when
-            if time.time() - when >= args.settle:
+            back_at = max(when for when, _now in lasts)
+            if time.time() - back_at >= args.settle:
                 break
     end = time.time()
     watcher.close()
-    return watcher.figures(end, back_at if departed else None)
+    back_at = back_at if departed else None
+    if len(watcher.vips) == 1:
+        return watcher.figures(watcher.vips[0], end, back_at)
+    total, longest = watcher.apart(end)
+    return {"vips": {vip: watcher.figures(vip, end, back_at) for vip in watcher.vips},
+            "apart_s": total, "apart_longest_s": longest, "back_at": round(back_at, 3) if back_at else None}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["holders", "wait", "sample", "watch"])
-    parser.add_argument("--vip", required=True)
+    parser.add_argument("--vip", required=True, action="append",
+                        help="the VIP; wait and watch take it more than once (wait: HOLDER holds them all; "
+                             "watch: each VIP's figures, and how long the VIPs were held apart)")
     parser.add_argument("--holder", help="for wait: the node expected to hold the VIP alone, or none")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--since", type=float, help="epoch seconds to measure from (default: now)")
@@ -200,38 +236,46 @@ def main(argv=None) -> int:
     parser.add_argument("nodes", nargs="+", metavar="NAME=CONTAINER")
     args = parser.parse_args(argv)
     nodes = parse_nodes(args.nodes)
+    if len(args.vip) > 1 and args.action in ("holders", "sample"):
+        parser.error("%s takes one --vip" % args.action)
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(nodes)) as pool:
         if args.action == "holders":
-            now = holders(nodes, args.vip, pool)
+            now = holders(nodes, args.vip[0], pool)
             print(json.dumps(now) if args.json else (" ".join(now) or "none"))
             return 0
         start = args.since if args.since is not None else time.time()
         if args.action == "watch":
             figures = watch(args, nodes)
-            print(json.dumps(figures) if args.json else
-                  "watched %.0f s: no holder %.3f s, several holders %.3f s, %d moves, path %s"
-                  % (figures["seconds"], figures["unheld_s"], figures["multiple_holders_s"], figures["moves"],
-                     " > ".join(figures["path"])))
+            if args.json:
+                print(json.dumps(figures))
+                return 0
+            for vip, one in (figures["vips"] if "vips" in figures else {args.vip[0]: figures}).items():
+                print("%s watched %.0f s: no holder %.3f s, several holders %.3f s, %d moves, path %s"
+                      % (vip, one["seconds"], one["unheld_s"], one["multiple_holders_s"], one["moves"],
+                         " > ".join(one["path"])))
+            if "vips" in figures:
+                print("held apart %.3f s (longest %.3f s)" % (figures["apart_s"], figures["apart_longest_s"]))
             return 0
         if args.action == "wait":
             want = [] if args.holder == "none" else [args.holder]
             deadline = time.time() + args.timeout
             now = []
             while time.time() < deadline:
-                now = holders(nodes, args.vip, pool)
-                if now == want:
+                everyone = {vip: holders(nodes, vip, pool) for vip in args.vip}
+                if all(now == want for now in everyone.values()):
                     print("%.2f" % (time.time() - start))
                     return 0
                 time.sleep(0.1)
-            print("timeout: after %.0f s the VIP is held by %s, expected %s"
-                  % (args.timeout, " and ".join(now) or "no node", args.holder), file=sys.stderr)
+            print("timeout: after %.0f s %s, expected %s" % (args.timeout, "; ".join(
+                "%s is held by %s" % (vip, " and ".join(now) or "no node") for vip, now in everyone.items()),
+                args.holder), file=sys.stderr)
             return 1
         # sample
         end = time.time() + args.seconds
         last, moves, unheld, multi = None, 0, 0.0, 0.0
         prev_t = time.time()
         while time.time() < end:
-            now = holders(nodes, args.vip, pool)
+            now = holders(nodes, args.vip[0], pool)
             t = time.time()
             if last is not None:
                 if not last:

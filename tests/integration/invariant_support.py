@@ -500,7 +500,7 @@ def _instance_options(draw, inst, version, iface):
             inst["vmac_xmit_base"] = True
     for option, values in (("unicast_ttl", [1, 2, 255]), ("accept", [True, False]), ("dont_track_primary", [True]),
                            ("notify_master_rx_lower_pri", [NOTIFY_COMMAND + " lower"]), ("smtp_alert", [True])):
-        if sometimes():
+        if sometimes() or (option == "unicast_ttl" and sometimes()):
             inst[option] = draw(st.sampled_from(values))
 
 
@@ -541,7 +541,7 @@ def _host_config(draw):
         out["keepalived_daemon_options"] = draw(st.lists(st.sampled_from(DAEMON_OPTIONS), min_size=1, max_size=3,
                                                          unique=True))
     if draw(st.integers(0, 5)) == 0:
-        out["keepalived_nonlocal_bind"] = draw(st.sampled_from([True, False, None, "yes"]))
+        out["keepalived_nonlocal_bind"] = draw(st.sampled_from([True, False, None] * 2 + ["yes"]))
         out["keepalived_tcp_retries2"] = draw(st.sampled_from([8, 15, None, 2]))
     return out
 
@@ -613,6 +613,55 @@ def _sync_groups(draw, instances, scripts):
     return [group]
 
 
+def _virtual_servers(draw):
+    """keepalived_virtual_servers and _virtual_server_groups, now and then, with checks of every type."""
+    if draw(st.integers(0, 3)):
+        return [], []
+    checks = [{"type": "TCP_CHECK", "connect_timeout": 3},
+              {"type": "HTTP_GET", "urls": [{"path": "/health", "status_code": [200, "301-302"]}], "retry": 2},
+              {"type": "SSL_GET", "urls": [{"path": "/", "digest": "9b3a0c85a887a256d6939da88aabd8cd"}],
+               "delay_before_retry": 1.5},
+              {"type": "MISC_CHECK", "misc_path": NOTIFY_COMMAND + " rs", "misc_timeout": 5, "misc_dynamic": True}]
+    servers, groups = [], []
+    for index in range(draw(st.integers(1, 2))):
+        version = draw(st.sampled_from([4, 4, 6]))
+        vip = "10.0.0.%d" % (200 + index) if version == 4 else "fd00:0:0:1::%x" % (0x200 + index)
+        reals = ["10.0.0.%d" % (21 + n) if version == 4 else "fd00:0:0:1::%x" % (0x21 + n) for n in range(3)]
+        server = {"address": vip, "port": draw(st.sampled_from([80, 443, 6443]))}
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            server = {"fwmark": 10 + index}
+        elif kind == 1:
+            name = "vsg_%d" % index
+            groups.append({"name": name, "members": [{"address": vip, "port": 80}, {"fwmark": 20 + index}]})
+            server = {"group": name}
+        protocol = draw(st.sampled_from(["TCP", "TCP", "UDP"]))
+        if "fwmark" not in server and "group" not in server and (protocol != "TCP" or draw(st.booleans())):
+            server["protocol"] = protocol
+        for field, values in (("lb_algo", ["rr", "wrr", "wlc", "sh", "mh"]), ("lb_kind", ["NAT", "DR", "TUN"]),
+                              ("persistence_timeout", [60, 300]), ("delay_loop", [3, 6, 1.5]),
+                              ("quorum", [1]), ("alpha", [True]), ("omega", [True]), ("ha_suspend", [True])):
+            if draw(st.booleans()):
+                server[field] = draw(st.sampled_from(values))
+        if draw(st.integers(0, 3)) == 0:
+            server["sorry_server"] = {"address": reals[2]}
+            if server.get("lb_kind") not in ("DR", "TUN"):
+                server["sorry_server"]["port"] = 8080
+            server["sorry_server_inhibit"] = draw(st.booleans())
+        usable = checks if protocol != "UDP" else checks[3:] + [{"type": "DNS_CHECK", "dns_type": "A", "dns_name": "example.com"}]
+        # DR and TUN forward to the service's own port: the real servers' ports follow it, now and then not.
+        port = server.get("port") if server.get("lb_kind") in ("DR", "TUN") and draw(st.integers(0, 5)) else 80
+        if "address" not in server and server.get("lb_kind") in ("DR", "TUN") and draw(st.integers(0, 5)):
+            port = None
+        server["real_servers"] = [
+            {"address": real, "port": port, "weight": 0 if draw(st.integers(0, 7)) == 7 else draw(st.integers(1, 10)),
+             "inhibit_on_failure": draw(st.booleans()),
+             "checks": draw(st.lists(st.sampled_from(usable), max_size=2, unique_by=str))}
+            for real in reals[:draw(st.integers(1, 2))]]
+        servers.append(server)
+    return servers, groups
+
+
 def inventories():
     """Strategy of Inventory: 1 to 4 hosts with shared instances and checks, per-host settings."""
     @st.composite
@@ -627,6 +676,7 @@ def inventories():
                 script["weight"] = _weight(draw, 0)
         track_files, track_processes = _tracking(draw, instances)
         groups = _sync_groups(draw, instances, scripts)
+        virtual_servers, server_groups = _virtual_servers(draw)
         shared = {
             "keepalived_script_user": draw(st.sampled_from(SCRIPT_USERS)),
             "keepalived_check_command": draw(st.sampled_from(CHECK_COMMANDS)),
@@ -635,6 +685,8 @@ def inventories():
             "keepalived_track_files": track_files,
             "keepalived_track_processes": track_processes,
             "keepalived_sync_groups": groups,
+            "keepalived_virtual_servers": virtual_servers,
+            "keepalived_virtual_server_groups": server_groups,
         }
         hostvars = {}
         for host in hosts:

@@ -291,7 +291,8 @@ FEATURES = {
     "extra config": r"^(garp_group|static_ipaddress|virtual_server) ", "daemon options": r'^DAEMON_ARGS="--',
     "sync group": r"^vrrp_sync_group ", "sync group check": r"^vrrp_sync_group \S+ \{\n    group \{\n(        \S+\n)+    \}\n\n    track_script \{",
     "operator track file": r"^    file /tmp/fk-track-", "track process": r"^vrrp_track_process ",
-    "instance track_process": r"^    track_process \{",
+    "instance track_process": r"^    track_process \{", "LVS": r"^    lvs_sched ", "LVS group": r"^virtual_server_group ",
+    "LVS check": r"^        (HTTP_GET|SSL_GET|MISC_CHECK|DNS_CHECK|TCP_CHECK) \{",
 }
 
 

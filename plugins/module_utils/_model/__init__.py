@@ -17,6 +17,7 @@ A host view is a plain dict::
       "scripts": [...],              # keepalived_scripts
       "sync_groups": [...],          # keepalived_sync_groups
       "track_files": [...], "track_processes": [...],   # keepalived_track_files, _track_processes
+      "virtual_servers": [...], "virtual_server_groups": [...],   # keepalived_virtual_servers, ...
       "script_user": "keepalived_script",
       "check_command": "/usr/local/bin/keepalived-check",
       "state_dir": "/run/keepalived-check",
@@ -32,7 +33,7 @@ Files: ``values`` (defaults and parsing), ``checks`` (keepalived_scripts against
 the check program's own option table, and the command lines rendered from them),
 ``instance_options`` (an instance's optional keepalived settings: excluded addresses,
 routes, rules, VMAC, ...), ``host_config`` (global_defs and keepalived_extra_config), ``tracking`` (the operator's track
-files and tracked processes), ``sync_groups`` (instances that move together),
+files and tracked processes), ``sync_groups`` (instances that move together), ``virtual_servers`` (LVS),
 ``preflight`` (the rules), ``plan`` (the per-host plans).
 """
 

@@ -11,7 +11,7 @@ planning costs time in proportion to the number of hosts, not to its square.
 from __future__ import annotations
 
 from ansible_collections.failover.keepalived.plugins.module_utils._model import (
-    host_config, host_system, instance_options, sync_groups, tracking,
+    host_config, host_system, instance_options, sync_groups, tracking, virtual_servers,
 )
 from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import maintenance_file, runner_check, script_command
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
@@ -203,6 +203,9 @@ def _host_plan(index, host):
         "instances": instances,
         "sync_groups": groups,
         "sync_groups_file": sync_groups.FILE_NAME + ".conf",
+        # keepalived's own load balancing (needs the kernel's IPVS to take effect).
+        "virtual_servers": virtual_servers.render(view),
+        "virtual_servers_file": virtual_servers.FILE_NAME + ".conf",
         "scripts": scripts,
         "track_files": track_files,
         # The operator's own track files and the processes, those an instance or group tracks.

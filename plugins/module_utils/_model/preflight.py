@@ -9,7 +9,7 @@ import ipaddress
 import re
 
 from ansible_collections.failover.keepalived.plugins.module_utils._model import (
-    host_config, host_system, instance_options, sync_groups, tracking,
+    host_config, host_system, instance_options, sync_groups, tracking, virtual_servers,
 )
 from ansible_collections.failover.keepalived.plugins.module_utils._model.checks import maintenance_file, validate_scripts
 from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
@@ -22,7 +22,8 @@ USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 TRACK_DIR_RE = re.compile(r"^/run/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 PATH_RE = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+$")
 # conf.d files the role writes besides the instances' own.
-RESERVED_NAMES = {host_config.EXTRA_NAME: "keepalived_extra_config", sync_groups.FILE_NAME: "keepalived_sync_groups"}
+RESERVED_NAMES = {host_config.EXTRA_NAME: "keepalived_extra_config", sync_groups.FILE_NAME: "keepalived_sync_groups",
+                  virtual_servers.FILE_NAME: "keepalived_virtual_servers"}
 V6_NOTE = " (keepalived runs an IPv6 instance as VRRPv3 whatever vrrp_version says)"
 
 
@@ -220,6 +221,7 @@ def preflight(views):
         validate_host_settings(errors, host, view)
         smtp_ready = host_config.validate(errors, host, view)
         host_system.validate(errors, host, view)
+        virtual_servers.validate(errors, host, view)
         scripts_by_host[host] = validate_scripts(errors, host, view)
         track_files, track_processes = tracking.validate(errors, host, view)
         tables = {"track_scripts": scripts_by_host[host], "track_files": track_files,

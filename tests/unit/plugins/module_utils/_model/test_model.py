@@ -12,7 +12,7 @@ import yaml
 
 from ansible_collections.failover.keepalived.plugins.module_utils import _model
 from ansible_collections.failover.keepalived.plugins.module_utils._model import (
-    checks, host_system, plan, preflight, sync_groups, tracking, values,
+    checks, host_system, plan, preflight, sync_groups, tracking, values, virtual_servers,
 )
 
 TOP = Path(__file__).resolve().parents[5]
@@ -625,11 +625,14 @@ def test_suboption_defaults_match_the_argument_spec():
                        ("keepalived_scripts", values.SCRIPT_DEFAULTS),
                        ("keepalived_sync_groups", sync_groups.SYNC_GROUP_DEFAULTS),
                        ("keepalived_track_files", tracking.TRACK_FILE_DEFAULTS),
-                       ("keepalived_track_processes", tracking.TRACK_PROCESS_DEFAULTS)):
+                       ("keepalived_track_processes", tracking.TRACK_PROCESS_DEFAULTS),
+                       ("keepalived_virtual_servers", virtual_servers.VIRTUAL_SERVER_DEFAULTS)):
         documented = _spec_defaults(options[var]["options"])
         documented.pop("priorities", None)
         documented.pop("priority", None)
         assert documented == table, var
+    reals = options["keepalived_virtual_servers"]["options"]["real_servers"]["options"]
+    assert _spec_defaults(reals) == virtual_servers.REAL_SERVER_DEFAULTS
     remediate = options["keepalived_scripts"]["options"]["remediate"]["options"]
     assert _spec_defaults(remediate) == values.REMEDIATE_DEFAULTS
     assert set(options["keepalived_scripts"]["options"]["check"]["choices"]) == set(checks.CHECK_TYPES)
