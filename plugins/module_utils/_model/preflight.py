@@ -78,7 +78,8 @@ def _validate_instance_fields(errors, host, var, inst, view, tables):
                 "write e.g. '192.168.1.100/24' or {address: 192.168.1.100/24, dev: eth0, label: 'eth0:0'}")
     if len(families) > 1:
         err(errors, host, var + ".virtual_ipaddresses", "mixes IPv4 and IPv6 addresses",
-            "use one instance per address family")
+            "for one dual-stack VIP list the other family's address in virtual_ipaddress_excluded (it moves with "
+            "the VIPs, in one election), or use one instance per address family")
     version = inst.get("vrrp_version")
     if version not in (2, 3):
         err(errors, host, var + ".vrrp_version", "is %r" % (version,), "use 2 or 3")
