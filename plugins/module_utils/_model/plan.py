@@ -61,7 +61,10 @@ def _instance_plan(index, host, inst, scripts_all, used):
     members = sorted(index.members[name])
     prio = host_priority(inst, host)
     state = inst["state"]
-    if state == "auto":
+    if state == "auto" and index.views[host].get("start_in_maintenance"):
+        # Joining drained: a MASTER would take the VIP at start, before its first check has run.
+        state = "BACKUP"
+    elif state == "auto":
         if inst.get("nopreempt") or inst.get("preempt_delay") is not None or (
                 inst.get("auth_pass") is not None and inst.get("auth_type") == "AH"):
             state = "BACKUP"  # the top priority still takes over once the first adverts are missed
@@ -184,7 +187,8 @@ def _host_plan(index, host):
             "fall": scr["fall"],
             "rise": scr["rise"],
             "user": scr.get("user"),
-            "init_fail": bool(scr.get("init_fail")),
+            # A node that joins drained starts its down-file checks failed, not passing until they first run.
+            "init_fail": bool(scr.get("init_fail")) or bool(down and view.get("start_in_maintenance")),
         })
     return {
         "router_id": view.get("router_id"),

@@ -299,6 +299,11 @@ def _validate_start_in_maintenance(errors, host, view, insts_by_name, scripts_by
         inst = per_host.get(host)
         if inst is None:
             continue
+        if inst.get("state") == "MASTER":
+            err(errors, host, "keepalived_start_in_maintenance", "is true, but instance %s has state MASTER, which "
+                "takes the VIP as keepalived starts, before its down-file check has run" % name,
+                "leave state: auto (a node that joins drained starts as BACKUP), or set false")
+            continue
         weights = _instance_weights(inst, scripts)
         downs = {idx for idx, (script, _w) in enumerate(weights) if maintenance_file(scripts.get(script))}
         if not downs:

@@ -350,6 +350,9 @@ BAD = [
     ("instance named like the extra config file",
      lambda v: on_all(v, lambda h: inst(h).update(name="keepalived-extra")),
      ["name is keepalived-extra, the name of the role's file of keepalived_extra_config"]),
+    ("start in maintenance with state MASTER",
+     lambda v: (v["node1"].update(start_in_maintenance=True), on_all(v, lambda h: inst(h).update(state="MASTER"))),
+     ["node1: keepalived_start_in_maintenance is true, but instance WEB1 has state MASTER"]),
     ("nonlocal_bind given as a string",
      lambda v: v["node1"].update(nonlocal_bind="yes"),
      ["node1", "keepalived_nonlocal_bind is 'yes', not true, false or null"]),
@@ -535,6 +538,15 @@ def test_kernel_settings_daemon_arguments_and_down_files_come_from_the_plan():
     assert (one["daemon_args"], two["daemon_args"]) == ("--log-detail --snmp", "")
     assert (one["maintenance_files"], one["start_in_maintenance"]) == (["/etc/keepalived/down"], True)
     assert (two["maintenance_files"], two["start_in_maintenance"]) == (["/etc/keepalived/down"], False)
+
+
+def test_a_node_that_joins_drained_starts_backup_with_its_down_file_check_failed():
+    views = seed_views()
+    views["node1"]["start_in_maintenance"] = True
+    one, two = plan.plans(views)["node1"], plan.plans(views)["node2"]
+    # node1 has the top priority, but starting as MASTER would take the VIP before the first check runs.
+    assert one["instances"][0]["state"] == "BACKUP" and one["scripts"][0]["init_fail"] is True
+    assert two["instances"][0]["state"] == "BACKUP" and two["scripts"][0]["init_fail"] is False
 
 
 @pytest.mark.parametrize("option", sorted(host_system.DAEMON_OPTIONS))
