@@ -331,9 +331,9 @@ def server_problems(server, groups, groups_members=None):
                 found.append(("%s.checks[%d]%s" % (where, cidx, suffix), problem, fix))
     needed = quorum if is_int(quorum) else 1
     if reals and total < needed:
+        whose = "" if quorum is not None else " (keepalived's default)"
         found.append((".real_servers", "weigh %d in all, below the quorum of %d%s, so the service could never come "
-                      "up (keepalived would lower the quorum)" % (total, needed, "" if quorum is not None else
-                                                                   " (keepalived's default)"),
+                      "up (keepalived would lower the quorum)" % (total, needed, whose),
                       "give the real servers weights that reach the quorum, or lower quorum"))
     return found
 
