@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _model, _report
+from ansible_collections.failover.keepalived.plugins.module_utils import _failover_plan, _model, _report
 from ansible_collections.failover.keepalived.plugins.module_utils._model import values
 
 
@@ -59,6 +59,16 @@ def keepalived_undrain_instances(results, host):
     return _report.undrain_instances(_plain(results), host)
 
 
+def keepalived_failover_plan(model):
+    """Each instance's holder, succession, single failures and predicted times, from the inventory model."""
+    model = _plain(model or {})
+    if model.get("errors"):
+        raise AnsibleFilterError("the inventory model has errors: %s" % model["errors"])
+    result = _failover_plan.failover_plan(model.get("plans") or {})
+    result["table"] = _failover_plan.render(result)
+    return result
+
+
 class FilterModule:
     """keepalived inventory filters."""
 
@@ -66,6 +76,7 @@ class FilterModule:
         return {
             "keepalived_addresses": keepalived_addresses,
             "keepalived_model": keepalived_model,
+            "keepalived_failover_plan": keepalived_failover_plan,
             "keepalived_status_table": keepalived_status_table,
             "keepalived_vip_problems": keepalived_vip_problems,
             "keepalived_vip_holders": keepalived_vip_holders,

@@ -257,7 +257,7 @@ def preflight(views):
                     "give every instance on one interface its own virtual_router_id")
             vrids[key] = name
             insts_by_name.setdefault(name, {})[host] = inst
-            if inst.get("unicast"):
+            if inst.get("unicast") and view.get("addresses") is not None:  # None: planning without the hosts
                 own = own_addresses(view)
                 src = src_ip(inst, view)
                 if src is None:

@@ -257,10 +257,28 @@ def _templated_facts():
     return plain, given, {"ifaces": plain["interfaces"], "eth0": plain["eth0"]}
 
 
+def _templated_model():
+    """The model of views() with its plans as a template."""
+    plain = FILTERS["keepalived_model"](views())
+    return plain, dict(plain, plans=trust_as_template("{{ plans }}")), {"plans": plain["plans"]}
+
+
+def test_keepalived_failover_plan_of_the_model():
+    plan = FILTERS["keepalived_failover_plan"](FILTERS["keepalived_model"](views()))
+    assert [inst["name"] for inst in plan["instances"]] == sorted(inst["name"] for inst in plan["instances"])
+    assert plan["table"][0].startswith("instance ")
+
+
+def test_keepalived_failover_plan_refuses_a_model_with_errors():
+    with pytest.raises(AnsibleFilterError, match="the inventory model has errors"):
+        FILTERS["keepalived_failover_plan"]({"errors": ["node1: bad"], "plans": {}})
+
+
 # (filter, make(group) -> (plain input, its templated form, the variables of the templates), other arguments)
 INPUTS = [
     ("keepalived_addresses", lambda group: _templated_facts(), ()),
     ("keepalived_model", lambda group: _templated_views(), ()),
+    ("keepalived_failover_plan", lambda group: _templated_model(), ()),
     ("keepalived_status_table", lambda group: _templated_results(group, "node1 drained"), ()),
     ("keepalived_vip_problems", lambda group: _templated_results(group, "node1 stopped"), ()),
     ("keepalived_vip_holders", lambda group: _templated_results(group, "healthy"), ()),

@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright: failover.keepalived contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The failover plan: who holds each VIP, who takes it under each single failure, and how fast.
+
+Pure functions over the inventory model's per-host plans (``_model.build``), so it runs on the
+controller from the inventory alone. The timings follow VRRP as keepalived runs it:
+
+- a backup takes over after its master down interval, 3 x advert + skew, counted from the last
+  advert it accepted; skew is (256 - priority) / 256 s for VRRPv2 and (256 - priority) x advert / 256
+  for VRRPv3;
+- a master whose priority drops keeps advertising; the backups discard its lower adverts and take
+  over when their own timer runs out (master down minus up to one advert after the drop);
+- a master that stops, or enters FAULT (a failing check of weight 0), sends priority 0: the
+  backups take over after their skew time alone;
+- a check is failed after ``fall`` failing runs and healthy after ``rise`` passing ones, one run per
+  interval; a recovered node with the higher priority preempts at the current master's next advert
+  (after preempt_delay, never with nopreempt).
+"""
+
+from __future__ import annotations
+
+# Two backups whose takeover timers are closer than this race on a busy host.
+RACE_S = 0.05
+# Added to every upper bound: a check program's start, keepalived's processing, a loaded host.
+SLACK_S = 0.35
+
+
+def _num(value, default=1.0):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _skew(member, advert):
+    prio = member["priority"]
+    return (256 - prio) / 256.0 if member["version"] == 2 else (256 - prio) * advert / 256.0
+
+
+def _checks(plan, inst, groups):
+    """Each check an instance follows on one host: name, weight, interval, fall, rise (its group's too)."""
+    scripts = {s["name"]: s for s in plan.get("scripts") or []}
+    runner = {c["name"]: c for c in plan.get("runner_checks") or []}
+    files = {f["name"]: f for f in plan.get("track_files") or []}
+    items = list(inst.get("track_scripts") or []) + list(inst.get("track_files") or [])
+    for group in groups:
+        if inst["name"] in group["instances"]:
+            items += list(group.get("track_scripts") or []) + list(group.get("track_files") or [])
+    out = []
+    for item in items:
+        name = item["name"]
+        source = scripts.get(name) or runner.get(name)
+        weight = item.get("weight")
+        if weight is None:
+            weight = (scripts.get(name) or files.get(name) or {}).get("weight", 0)
+        if source is None:  # the operator's own track file: its value is not known in advance
+            out.append({"name": name, "weight": weight, "interval": None, "fall": 1, "rise": 1})
+            continue
+        out.append({"name": name, "weight": int(weight or 0), "interval": _num(source.get("interval")),
+                    "fall": int(source.get("fall") or 1), "rise": int(source.get("rise") or 1)})
+    return out
+
+
+def _members(plans):
+    """Instance name -> [member], from every host's plan."""
+    out = {}
+    for host in sorted(plans):
+        plan = plans[host]
+        for inst in plan.get("instances") or []:
+            checks = _checks(plan, inst, plan.get("sync_groups") or [])
+            healthy = inst["priority"] + sum(c["weight"] for c in checks if c["weight"] > 0)
+            out.setdefault(inst["name"], []).append({
+                "host": host, "priority": inst["priority"], "healthy": healthy, "checks": checks,
+                "advert": _num(inst.get("advert_int")), "version": 3 if str(inst.get("vrrp_version")) == "3" or any(
+                    ":" in v.split()[0] for v in inst.get("virtual_ipaddresses") or []) else 2,
+                "nopreempt": bool(inst.get("nopreempt")), "preempt_delay": _num(inst.get("preempt_delay"), 0.0),
+                "vips": [v.split()[0] for v in inst.get("virtual_ipaddresses") or []],
+            })
+    return out
+
+
+def _failed(member, check):
+    """The member's effective priority with one check failing, or None for FAULT."""
+    if check["weight"] == 0:
+        return None
+    return member["healthy"] - abs(check["weight"])
+
+
+def _holder(priorities):
+    """The host with the highest effective priority (None: FAULT or down), and hosts tied with it."""
+    alive = {h: p for h, p in priorities.items() if p is not None}
+    if not alive:
+        return None, []
+    top = max(alive.values())
+    tied = sorted(h for h, p in alive.items() if p == top)
+    return tied[0], tied
+
+
+def _rng(low, high):
+    return [round(max(low, 0.0), 2), round(max(high, low, 0.0), 2)]
+
+
+def instance_plan(name, members):
+    """The plan of one instance: holder, succession, each single failure, warnings."""
+    by_host = {m["host"]: m for m in members}
+    healthy = {m["host"]: m["healthy"] for m in members}
+    holder, tied = _holder(healthy)
+    succession = sorted(healthy, key=lambda h: -healthy[h])
+    advert = by_host[holder]["advert"] if holder else 1.0
+    failures, warnings = [], []
+    if len(tied) > 1:
+        warnings.append("%s tie at priority %d while healthy: the higher IP address holds the VIP"
+                        % (" and ".join(tied), healthy[holder]))
+    if len(members) < 2:
+        warnings.append("instance %s has one member (%s): nothing takes its VIP when it fails" % (name, holder))
+
+    def down(host):
+        member = by_host[host]
+        return 3 * member["advert"] + _skew(member, member["advert"]), member["advert"]
+
+    def takeover(new, dropped):
+        """When ``new`` holds the VIP after the holder leaves: (low, high) seconds from the leaving."""
+        if dropped:  # the old master keeps advertising: its last accepted advert came up to one advert earlier
+            interval, advert = down(new)
+            return interval - advert, interval + SLACK_S
+        skew = _skew(by_host[new], by_host[new]["advert"])
+        return skew, skew + SLACK_S
+
+    def failback(back, restarted=False):
+        """When ``back`` holds the VIP again once it is healthy (or restarted): it discards the lower adverts
+        of the current master and waits out its own master down interval, then its preempt_delay."""
+        member = by_host[back]
+        if member["nopreempt"]:
+            return None
+        interval, advert = down(back)
+        low = interval if restarted else interval - advert
+        return member["preempt_delay"] + low, member["preempt_delay"] + interval + SLACK_S
+
+    for member in members:
+        for check in member["checks"]:
+            priorities = dict(healthy, **{member["host"]: _failed(member, check)})
+            new, tied = _holder(priorities)
+            entry = {"what": "check %s fails on %s" % (check["name"], member["host"]),
+                     "priorities": priorities, "holder": new}
+            if len(tied) > 1:
+                warnings.append("when check %s fails on %s, %s tie at priority %d: the higher IP address wins"
+                                % (check["name"], member["host"], " and ".join(tied), priorities[tied[0]]))
+            if member["host"] == holder and new != holder and new is not None:
+                if check["interval"] is None:
+                    detect = (0.0, 0.0)
+                    entry["note"] = "a track file counts the moment its value changes"
+                else:
+                    detect = ((check["fall"] - 1) * check["interval"], check["fall"] * check["interval"])
+                    recover = ((check["rise"] - 1) * check["interval"], check["rise"] * check["interval"])
+                low, high = takeover(new, check["weight"] != 0)
+                entry["failover_s"] = _rng(detect[0] + low, detect[1] + high)
+                back = failback(holder)
+                if back is None:
+                    entry["failback_s"] = None
+                    entry["note"] = "nopreempt: the VIP stays on %s" % new
+                elif check["interval"] is not None:
+                    entry["failback_s"] = _rng(recover[0] + back[0], recover[1] + back[1])
+            failures.append(entry)
+        priorities = dict(healthy, **{member["host"]: None})
+        new, _tied = _holder(priorities)
+        stopped = {"what": "%s stops (keepalived stopped, a clean shutdown)" % member["host"],
+                   "priorities": priorities, "holder": new}
+        lost = {"what": "%s is lost (crash, power, network)" % member["host"], "priorities": priorities, "holder": new}
+        if member["host"] == holder and new is not None:
+            stopped["failover_s"] = _rng(*takeover(new, False))
+            lost["failover_s"] = _rng(*takeover(new, True))
+            back = failback(holder, restarted=True)
+            for entry in (stopped, lost):
+                entry["failback_s"] = None if back is None else _rng(back[0], back[1])
+                entry["failback_from"] = "keepalived's start on %s" % holder
+        failures += [stopped, lost]
+    backups = [h for h in succession if h != holder]
+    if len(backups) > 1:
+        first, second = by_host[backups[0]], by_host[backups[1]]
+        gap = abs(_skew(first, first["advert"]) - _skew(second, second["advert"]))
+        if gap < RACE_S:
+            warnings.append("%s and %s start their takeover %.0f ms apart: on a busy host %s may hold the VIP for a "
+                            "moment before %s (priorities further apart widen the gap)"
+                            % (backups[0], backups[1], gap * 1000, backups[1], backups[0]))
+    never = [c["name"] for c in by_host[holder]["checks"] if _holder(dict(healthy, **{
+        holder: _failed(by_host[holder], c)}))[0] == holder] if holder else []
+    for check in never:
+        warnings.append("check %s can never move the VIP off %s" % (check, holder))
+    return {"name": name, "vips": by_host[holder]["vips"] if holder else [], "holder": holder,
+            "succession": succession, "priorities": healthy, "advert_int": advert,
+            "failures": failures, "warnings": warnings}
+
+
+def failover_plan(plans):
+    """The plan of every instance of the model's ``plans`` (host -> plan)."""
+    return {"instances": [instance_plan(name, members) for name, members in sorted(_members(plans).items())]}
+
+
+def _seconds(pair):
+    if pair is None:
+        return "never (nopreempt)"
+    if not pair:
+        return "-"
+    return "%.2f-%.2f s" % tuple(pair)
+
+
+def render(result):
+    """Lines for people: per instance its succession, then one row per failure that moves the VIP."""
+    lines = []
+    for inst in result["instances"]:
+        lines.append("instance %s (%s): holder %s; succession %s" % (
+            inst["name"], ", ".join(inst["vips"]) or "no VIP", inst["holder"] or "none",
+            " > ".join("%s %d" % (h, inst["priorities"][h]) for h in inst["succession"])))
+        rows = [["failure", "then held by", "failover", "failback"]]
+        for entry in inst["failures"]:
+            if entry["holder"] == inst["holder"]:
+                continue
+            rows.append([entry["what"], entry["holder"] or "nobody", _seconds(entry.get("failover_s", [])),
+                         _seconds(entry.get("failback_s", []))])
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for index, row in enumerate(rows):
+            lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+            if index == 0:
+                lines.append("  " + "  ".join("-" * w for w in widths))
+        lines += ["  warning: " + w for w in inst["warnings"]]
+    return lines
