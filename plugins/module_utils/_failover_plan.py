@@ -14,7 +14,7 @@ controller from the inventory alone. The timings follow VRRP as keepalived runs 
 - a master that stops, or enters FAULT (a failing check of weight 0), sends priority 0: the
   backups take over after their skew time alone;
 - a check is failed after ``fall`` failing runs and healthy after ``rise`` passing ones, one run per
-  interval; a recovered node with the higher priority preempts at the current master's next advert
+  interval, the last one counted when it ends (at most its timeout after it starts); a recovered node with the higher priority preempts at the current master's next advert
   (after preempt_delay, never with nopreempt).
 """
 
@@ -57,7 +57,9 @@ def _checks(plan, inst, groups):
         if source is None:  # the operator's own track file: its value is not known in advance
             out.append({"name": name, "weight": weight, "interval": None, "fall": 1, "rise": 1})
             continue
-        out.append({"name": name, "weight": int(weight or 0), "interval": _num(source.get("interval")),
+        interval = _num(source.get("interval"))
+        out.append({"name": name, "weight": int(weight or 0), "interval": interval,
+                    "timeout": _num(source.get("timeout"), interval),
                     "fall": int(source.get("fall") or 1), "rise": int(source.get("rise") or 1)})
     return out
 
@@ -151,8 +153,9 @@ def instance_plan(name, members):
                     detect = (0.0, 0.0)
                     entry["note"] = "a track file counts the moment its value changes"
                 else:
-                    detect = ((check["fall"] - 1) * check["interval"], check["fall"] * check["interval"])
-                    recover = ((check["rise"] - 1) * check["interval"], check["rise"] * check["interval"])
+                    # The last run that counts ends up to its timeout after it starts.
+                    detect = ((check["fall"] - 1) * check["interval"], check["fall"] * check["interval"] + check["timeout"])
+                    recover = ((check["rise"] - 1) * check["interval"], check["rise"] * check["interval"] + check["timeout"])
                 low, high = takeover(new, check["weight"] != 0)
                 entry["failover_s"] = _rng(detect[0] + low, detect[1] + high)
                 back = failback(holder)

@@ -32,7 +32,7 @@ def test_plan_reads_the_inventory_alone(tmp_path, check):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "unreachable=0" in proc.stdout and "UNREACHABLE" not in proc.stdout
     assert "instance WEB1 (10.0.0.100/24): holder node1; succession node1 100 > node2 80" in proc.stdout
-    assert "check check_test fails on node1" in proc.stdout and "4.69-8.04 s" in proc.stdout
+    assert "check check_test fails on node1" in proc.stdout and "4.69-10.04 s" in proc.stdout
     if check:
         assert not out.exists()  # check mode writes nothing
         return
@@ -40,7 +40,7 @@ def test_plan_reads_the_inventory_alone(tmp_path, check):
     inst = plan["instances"][0]
     assert (inst["holder"], inst["succession"]) == ("node1", ["node1", "node2"])
     moved = {f["what"]: f["failover_s"] for f in inst["failures"] if "failover_s" in f}
-    assert moved == {"check check_test fails on node1": [4.69, 8.04],
+    assert moved == {"check check_test fails on node1": [4.69, 10.04],
                      "node1 stops (keepalived stopped, a clean shutdown)": [0.69, 1.04],
                      "node1 is lost (crash, power, network)": [2.69, 4.04]}
     assert "auth_pass" not in out.read_text() and "666" not in json.dumps(inst["failures"])

@@ -45,9 +45,9 @@ def test_the_seed_example():
     check = failure(inst, "check check_test fails on node1")
     assert check["holder"] == "node2" and check["priorities"] == {"node1": 70, "node2": 80}
     # Two failing runs 2 s apart, then node2's master down interval (3 + 176/256 s) from the last advert it took.
-    assert check["failover_s"] == [4.69, 8.04]
+    assert check["failover_s"] == [4.69, 10.04]
     # Two passing runs, then node1's own master down interval (3 + 156/256 s): it discards node2's lower adverts.
-    assert check["failback_s"] == [4.61, 7.96]
+    assert check["failback_s"] == [4.61, 9.96]
     assert failure(inst, "node1 stops (keepalived stopped, a clean shutdown)")["failover_s"] == [0.69, 1.04]
     assert failure(inst, "node1 is lost (crash, power, network)")["failover_s"] == [2.69, 4.04]
     assert failure(inst, "node1 is lost (crash, power, network)")["failback_s"] == [3.61, 3.96]
@@ -58,16 +58,16 @@ def test_the_seed_example():
 CASES = [
     ("a FAULT check: priority 0 at once, only the skew",
      views(track_scripts=[{"name": "check_test", "weight": 0}]),
-     "check check_test fails on node1", "node2", [2.69, 5.04], [4.61, 7.96]),
+     "check check_test fails on node1", "node2", [2.69, 7.04], [4.61, 9.96]),
     ("VRRPv3 with adverts every 0.1 s",
      views(vrrp_version=3, advert_int=0.1, auth_pass=None),
-     "check check_test fails on node1", "node2", [2.27, 4.72], [2.26, 4.71]),
+     "check check_test fails on node1", "node2", [2.27, 6.72], [2.26, 6.71]),
     ("nopreempt keeps the VIP where it went",
      views(nopreempt=True, track_scripts=[{"name": "check_test", "weight": 0}]),
-     "check check_test fails on node1", "node2", [2.69, 5.04], None),
+     "check check_test fails on node1", "node2", [2.69, 7.04], None),
     ("preempt_delay adds to the failback",
      views(preempt_delay=5),
-     "check check_test fails on node1", "node2", [4.69, 8.04], [9.61, 12.96]),
+     "check check_test fails on node1", "node2", [4.69, 10.04], [9.61, 14.96]),
 ]
 
 
@@ -116,4 +116,4 @@ def test_the_table():
     lines = _failover_plan.render(_failover_plan.failover_plan(_model.build(views())["plans"]))
     assert lines[0] == "instance WEB1 (10.0.0.100/24): holder node1; succession node1 100 > node2 80"
     assert lines[1].split() == ["failure", "then", "held", "by", "failover", "failback"]
-    assert "check check_test fails on node1" in lines[3] and "4.69-8.04 s" in lines[3] and "4.61-7.96 s" in lines[3]
+    assert "check check_test fails on node1" in lines[3] and "4.69-10.04 s" in lines[3] and "4.61-9.96 s" in lines[3]
