@@ -42,7 +42,7 @@ def _checks(plan, inst, groups):
     """Each check an instance follows on one host: name, weight, interval, fall, rise (its group's too)."""
     scripts = {s["name"]: s for s in plan.get("scripts") or []}
     runner = {c["name"]: c for c in plan.get("runner_checks") or []}
-    files = {f["name"]: f for f in plan.get("track_files") or []}
+    files = {f["name"]: f for f in list(plan.get("track_files") or []) + list(plan.get("operator_track_files") or [])}
     items = list(inst.get("track_scripts") or []) + list(inst.get("track_files") or [])
     for group in groups:
         if inst["name"] in group["instances"]:
