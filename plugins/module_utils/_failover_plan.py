@@ -14,8 +14,9 @@ controller from the inventory alone. The timings follow VRRP as keepalived runs 
 - a master that stops, or enters FAULT (a failing check of weight 0), sends priority 0: the
   backups take over after their skew time alone;
 - a check is failed after ``fall`` failing runs and healthy after ``rise`` passing ones, one run per
-  interval, the last one counted when it ends (at most its timeout after it starts); a recovered node with the higher priority preempts at the current master's next advert
-  (after preempt_delay, never with nopreempt).
+  interval, the last one counted when it ends (at most its timeout after it starts);
+- a recovered node with the higher priority discards the current master's lower adverts and takes
+  the VIP back when its own master down interval runs out (after preempt_delay; never with nopreempt).
 """
 
 from __future__ import annotations
