@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _failover_plan, _model, _report
+from ansible_collections.failover.keepalived.plugins.module_utils import _drill, _failover_plan, _model, _report
 from ansible_collections.failover.keepalived.plugins.module_utils._model import values
 
 
@@ -69,6 +69,16 @@ def keepalived_failover_plan(model):
     return result
 
 
+def keepalived_drill_steps(results, plan, instance=None):
+    """The nodes a failover drill drains, the VIPs to watch, and why it must not start."""
+    return _drill.steps(_plain(results), _plain(plan), instance)
+
+
+def keepalived_drill_report(runs, plan):
+    """A failover drill's figures against the plan, its table, timeline pictures and problems."""
+    return _drill.report(_plain(runs), _plain(plan))
+
+
 class FilterModule:
     """keepalived inventory filters."""
 
@@ -82,4 +92,6 @@ class FilterModule:
             "keepalived_vip_holders": keepalived_vip_holders,
             "keepalived_drain_plan": keepalived_drain_plan,
             "keepalived_undrain_instances": keepalived_undrain_instances,
+            "keepalived_drill_steps": keepalived_drill_steps,
+            "keepalived_drill_report": keepalived_drill_report,
         }

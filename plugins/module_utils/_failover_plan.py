@@ -56,12 +56,13 @@ def _checks(plan, inst, groups):
         if weight is None:
             weight = (scripts.get(name) or files.get(name) or {}).get("weight", 0)
         if source is None:  # the operator's own track file: its value is not known in advance
-            out.append({"name": name, "weight": weight, "interval": None, "fall": 1, "rise": 1})
+            out.append({"name": name, "weight": weight, "interval": None, "fall": 1, "rise": 1, "down_file": None})
             continue
         interval = _num(source.get("interval"))
         out.append({"name": name, "weight": int(weight or 0), "interval": interval,
                     "timeout": _num(source.get("timeout"), interval),
-                    "fall": int(source.get("fall") or 1), "rise": int(source.get("rise") or 1)})
+                    "fall": int(source.get("fall") or 1), "rise": int(source.get("rise") or 1),
+                    "down_file": (scripts.get(name) or files.get(name) or {}).get("down_file")})
     return out
 
 
@@ -83,11 +84,25 @@ def _members(plans):
     return out
 
 
-def _failed(member, check):
-    """The member's effective priority with one check failing, or None for FAULT."""
-    if check["weight"] == 0:
+def _failed(member, checks):
+    """The member's effective priority with these checks failing, or None for FAULT."""
+    if any(check["weight"] == 0 for check in checks):
         return None
-    return member["healthy"] - abs(check["weight"])
+    return member["healthy"] - sum(abs(check["weight"]) for check in checks)
+
+
+def _counted(checks, runs):
+    """When the checks are counted failed (runs: "fall") or healthy again ("rise"): (low, high) seconds.
+
+    None for the operator's track files: keepalived counts them the moment their value changes. Several
+    checks (those watching one down file) are bounded by the quickest and the slowest of them.
+    """
+    timed = [c for c in checks if c["interval"] is not None]
+    if not timed:
+        return None
+    # The last run that counts ends up to its timeout after it starts.
+    return (min((c[runs] - 1) * c["interval"] for c in timed),
+            max(c[runs] * c["interval"] + c["timeout"] for c in timed))
 
 
 def _holder(priorities):
@@ -98,6 +113,16 @@ def _holder(priorities):
     top = max(alive.values())
     tied = sorted(h for h, p in alive.items() if p == top)
     return tied[0], tied
+
+
+def _overlaps(unheld):
+    """How long a move and its failback may leave the VIPs with no holder (``unheld`` and the slack), and with two.
+
+    A master that leaves (FAULT, stopped, lost) holds nothing until the backup takes over; one whose
+    priority only drops keeps the VIPs until the new master's first advert reaches it, and so does a
+    master preempted on failback: a few milliseconds of two holders, no moment of none.
+    """
+    return {"max_unheld_s": round(max(unheld, 0.0) + SLACK_S, 2), "max_two_holders_s": round(2 * SLACK_S, 2)}
 
 
 def _rng(low, high):
@@ -140,32 +165,39 @@ def instance_plan(name, members):
         low = interval if restarted else interval - advert
         return member["preempt_delay"] + low, member["preempt_delay"] + interval + SLACK_S
 
+    def failing(member, checks, what, entry_extra=None):
+        """The entry for these checks of ``member`` failing together."""
+        priorities = dict(healthy, **{member["host"]: _failed(member, checks)})
+        new, tied = _holder(priorities)
+        entry = dict({"what": what, "priorities": priorities, "holder": new}, **(entry_extra or {}))
+        if len(tied) > 1 and (entry_extra is None or len(checks) > 1):  # a drain on one check: said once
+            warnings.append("when %s, %s tie at priority %d: the higher IP address wins"
+                            % (what, " and ".join(tied), priorities[tied[0]]))
+        if member["host"] == holder and new != holder and new is not None:
+            dropped = priorities[holder] is not None
+            detect, recover = _counted(checks, "fall"), _counted(checks, "rise")
+            if detect is None:
+                detect = (0.0, 0.0)
+                entry["note"] = "a track file counts the moment its value changes"
+            low, high = takeover(new, dropped)
+            entry["failover_s"] = _rng(detect[0] + low, detect[1] + high)
+            back = failback(holder)
+            if back is None:
+                entry["failback_s"] = None
+                entry["note"] = "nopreempt: the VIP stays on %s" % new
+            elif recover is not None:
+                entry["failback_s"] = _rng(recover[0] + back[0], recover[1] + back[1])
+            entry.update(_overlaps(0.0 if dropped else low))
+        return entry
+
     for member in members:
         for check in member["checks"]:
-            priorities = dict(healthy, **{member["host"]: _failed(member, check)})
-            new, tied = _holder(priorities)
-            entry = {"what": "check %s fails on %s" % (check["name"], member["host"]),
-                     "priorities": priorities, "holder": new}
-            if len(tied) > 1:
-                warnings.append("when check %s fails on %s, %s tie at priority %d: the higher IP address wins"
-                                % (check["name"], member["host"], " and ".join(tied), priorities[tied[0]]))
-            if member["host"] == holder and new != holder and new is not None:
-                if check["interval"] is None:
-                    detect = (0.0, 0.0)
-                    entry["note"] = "a track file counts the moment its value changes"
-                else:
-                    # The last run that counts ends up to its timeout after it starts.
-                    detect = ((check["fall"] - 1) * check["interval"], check["fall"] * check["interval"] + check["timeout"])
-                    recover = ((check["rise"] - 1) * check["interval"], check["rise"] * check["interval"] + check["timeout"])
-                low, high = takeover(new, check["weight"] != 0)
-                entry["failover_s"] = _rng(detect[0] + low, detect[1] + high)
-                back = failback(holder)
-                if back is None:
-                    entry["failback_s"] = None
-                    entry["note"] = "nopreempt: the VIP stays on %s" % new
-                elif check["interval"] is not None:
-                    entry["failback_s"] = _rng(recover[0] + back[0], recover[1] + back[1])
-            failures.append(entry)
+            failures.append(failing(member, [check], "check %s fails on %s" % (check["name"], member["host"])))
+        # Draining the member with a down file fails every check that watches it at once.
+        for path in sorted({c["down_file"] for c in member["checks"] if c.get("down_file")}):
+            failures.append(failing(member, [c for c in member["checks"] if c.get("down_file") == path],
+                                    "%s drained (down file %s)" % (member["host"], path),
+                                    {"drained": member["host"], "down_file": path}))
         priorities = dict(healthy, **{member["host"]: None})
         new, _tied = _holder(priorities)
         stopped = {"what": "%s stops (keepalived stopped, a clean shutdown)" % member["host"],
@@ -174,6 +206,8 @@ def instance_plan(name, members):
         if member["host"] == holder and new is not None:
             stopped["failover_s"] = _rng(*takeover(new, False))
             lost["failover_s"] = _rng(*takeover(new, True))
+            stopped.update(_overlaps(takeover(new, False)[0]))
+            lost.update(_overlaps(takeover(new, True)[1] - SLACK_S))
             back = failback(holder, restarted=True)
             for entry in (stopped, lost):
                 entry["failback_s"] = None if back is None else _rng(back[0], back[1])
@@ -188,7 +222,7 @@ def instance_plan(name, members):
                             "moment before %s (priorities further apart widen the gap)"
                             % (backups[0], backups[1], gap * 1000, backups[1], backups[0]))
     never = [c["name"] for c in by_host[holder]["checks"] if _holder(dict(healthy, **{
-        holder: _failed(by_host[holder], c)}))[0] == holder] if holder else []
+        holder: _failed(by_host[holder], [c])}))[0] == holder] if holder else []
     for check in never:
         warnings.append("check %s can never move the VIP off %s" % (check, holder))
     return {"name": name, "vips": by_host[holder]["vips"] if holder else [], "holder": holder,

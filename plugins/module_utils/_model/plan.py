@@ -171,7 +171,7 @@ def _host_plan(index, host):
         if down and down not in maintenance_files:
             maintenance_files.append(down)
         if scr.get("runner"):
-            track_files.append({"name": name, "weight": scr["weight"]})
+            track_files.append({"name": name, "weight": scr["weight"], "down_file": down})
             runner.append(runner_check(scr))
             continue
         if scr.get("remediate"):
@@ -187,6 +187,8 @@ def _host_plan(index, host):
             "fall": scr["fall"],
             "rise": scr["rise"],
             "user": scr.get("user"),
+            # The down file it watches (check: file), for the failover plan and the drill.
+            "down_file": down,
             # A node that joins drained starts its down-file checks failed, not passing until they first run.
             "init_fail": bool(scr.get("init_fail")) or bool(down and view.get("start_in_maintenance")),
         })
