@@ -121,6 +121,51 @@ def module_runner(tmp_path, module_env, repo_root):
 
 
 @pytest.fixture
+def module_background(tmp_path, module_env, repo_root):
+    """Return start(NAME, ARGS, prefix=()) -> finish(): NAME runs in a subprocess (after the command
+    ``prefix``, e.g. ``ip netns exec NS``) while the test goes on; finish() waits for its result."""
+    procs = []
+
+    def start(name, args, prefix=()):
+        args_file = tmp_path / ('background-%d.json' % len(procs))
+        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+        proc = subprocess.Popen(
+            list(prefix) + [sys.executable, os.path.join(repo_root, 'plugins', 'modules', name + '.py'), str(args_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=module_env, cwd=str(tmp_path))
+        procs.append(proc)
+
+        def finish(timeout=60):
+            out, err = proc.communicate(timeout=timeout)
+            try:
+                return json.loads(out)
+            except ValueError:
+                pytest.fail('module printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, out, err))
+        return finish
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def netns():
+    """A fresh network namespace with a veth pair v0/v1 up (no address, no route out), removed afterwards."""
+    if os.geteuid() != 0 or not shutil.which('ip'):
+        pytest.skip('needs root and ip netns')
+    name = 'fk-unit-%d-%s' % (os.getpid(), os.urandom(3).hex())
+    subprocess.run(['ip', 'netns', 'add', name], check=True)
+    try:
+        for argv in (['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'],
+                     ['link', 'set', 'v0', 'up'], ['link', 'set', 'v1', 'up']):
+            subprocess.run(['ip', '-n', name] + argv, check=True)
+        yield name
+    finally:
+        subprocess.run(['ip', 'netns', 'delete', name], check=False)
+
+
+@pytest.fixture
 def run_module(module_runner, request):
     """Return run(ARGS, check=False, diff=False) -> (result, raw output) for the test file's MODULE."""
     name = request.module.MODULE

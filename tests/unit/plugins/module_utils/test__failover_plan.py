@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -117,3 +118,23 @@ def test_the_table():
     assert lines[0] == "instance WEB1 (10.0.0.100/24): holder node1; succession node1 100 > node2 80"
     assert lines[1].split() == ["failure", "then", "held", "by", "failover", "failback"]
     assert "check check_test fails on node1" in lines[3] and "4.69-10.04 s" in lines[3] and "4.61-9.96 s" in lines[3]
+
+
+DRAINS = [
+    # The down file fails check_test alone: the drain is that check's failure, with the overlaps it allows.
+    ("the seed example", views(), [4.69, 10.04], [4.61, 9.96], 0.35),
+    # FAULT: node1 lets go at once and node2 waits its skew (176/256 s) before it holds the VIP.
+    ("a FAULT check", views(track_scripts=[{"name": "check_test", "weight": 0}]), [2.69, 7.04], [4.61, 9.96], 1.04),
+]
+
+
+@pytest.mark.parametrize("views_, failover, failback, unheld", [c[1:] for c in DRAINS], ids=[c[0] for c in DRAINS])
+def test_the_drain_of_each_member(views_, failover, failback, unheld):
+    inst = plan_of(views_)
+    drain = failure(inst, "node1 drained (down file /etc/keepalived/down)")
+    assert (drain["drained"], drain["down_file"], drain["holder"]) == ("node1", "/etc/keepalived/down", "node2")
+    assert (drain["failover_s"], drain["failback_s"]) == (failover, failback)
+    assert (drain["max_unheld_s"], drain["max_two_holders_s"]) == (unheld, 0.7)
+    assert failure(inst, "node2 drained (down file /etc/keepalived/down)")["holder"] == "node1"
+    assert any(re.match(r"node1 drained \(down file /etc/keepalived/down\) +node2 ", line.strip())
+               for line in _failover_plan.render({"instances": [inst]}))

@@ -1,0 +1,121 @@
+# Copyright: failover.keepalived contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The drill's report and its refusals, as tables of what the members' watches saw."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.failover.keepalived.plugins.module_utils import _drill
+
+DOWN = "/etc/keepalived/down"
+VIP = "10.0.0.100"
+# The seed example's plan for draining node1: node2 takes the VIP (the figures of test__failover_plan).
+ENTRY = {"what": "node1 drained (down file %s)" % DOWN, "drained": "node1", "down_file": DOWN, "holder": "node2",
+         "failover_s": [4.69, 10.04], "failback_s": [4.61, 9.96], "max_unheld_s": 0.35, "max_two_holders_s": 0.7}
+T0 = 1000.0  # the watches start; the drain is at T0 + 1, the undrain at T0 + 20
+
+
+def plan(**entry):
+    return {"instances": [{"name": "WEB1", "vips": [VIP + "/24"], "holder": "node1", "succession": ["node1", "node2"],
+                           "failures": [dict(ENTRY, **entry)]}]}
+
+
+def run(changes, hosts=("node1", "node2"), start=("node1",), end=40.0):
+    """A drill run whose watches saw ``changes``: (seconds after T0, host, held)."""
+    watches = {h: {"started_at": T0, "ended_at": T0 + end, "held_at_start": {VIP: h in start},
+                   "events": [{"at": T0 + at, "vip": VIP, "held": held} for at, host, held in changes if host == h]}
+               for h in hosts}
+    return {"node": "node1", "down_file": DOWN, "drained_at": T0 + 1, "undrained_at": T0 + 20, "watches": watches}
+
+
+CLEAN = [(7.0, "node2", True), (7.001, "node1", False), (26.0, "node1", True), (26.002, "node2", False)]
+
+# name, the run, the plan entry's changes, then: failover_s (until node2 holds the VIP alone),
+# failback_s (until node1 does), unheld_s, two_holders_s, path, problems
+CASES = [
+    ("a clean move and failback, inside the plan", run(CLEAN), {},
+     6.001, 6.002, 0.0, 0.003, ["node1", "node1+node2", "node2", "node1+node2", "node1"], []),
+    ("a FAULT move leaves the VIP unheld for its skew",
+     run([(3.0, "node1", False), (3.3, "node2", True), (26.0, "node1", True), (26.002, "node2", False)]),
+     {"failover_s": [1.69, 7.04], "max_unheld_s": 1.04},
+     2.3, 6.002, 0.3, 0.002, ["node1", "none", "node2", "node1+node2", "node1"], []),
+    ("slower than the plan", run([(12.0, "node2", True), (12.001, "node1", False), (26.0, "node1", True),
+                                  (26.002, "node2", False)]), {},
+     11.001, 6.002, 0.0, 0.003, ["node1", "node1+node2", "node2", "node1+node2", "node1"],
+     ["WEB1: moved to node2 in 11.001 s, outside the plan's 4.69-10.04 s"]),
+    ("taken by another node than the plan's", run([(7.0, "node3", True), (7.001, "node1", False)],
+                                                  hosts=("node1", "node2", "node3")), {},
+     None, None, 0.0, 0.001, ["node1", "node1+node3", "node3"],
+     ["WEB1: the VIPs never moved to node2 alone, as the plan says they should (held by node3 instead)",
+      "WEB1: back on node1 never, outside the plan's 4.61-9.96 s"]),
+    ("a second of no holder", run([(6.0, "node1", False), (7.0, "node2", True), (26.0, "node1", True),
+                                   (26.002, "node2", False)]), {},
+     6.0, 6.002, 1.0, 0.002, ["node1", "none", "node2", "node1+node2", "node1"],
+     ["WEB1: no holder for 1.0000 s, more than the plan's 0.35 s"]),
+    ("two holders for a second", run([(7.0, "node2", True), (8.0, "node1", False), (26.0, "node1", True),
+                                      (26.002, "node2", False)]), {},
+     7.0, 6.002, 0.0, 1.002, ["node1", "node1+node2", "node2", "node1+node2", "node1"],
+     ["WEB1: two holders for 1.0020 s, more than the plan's 0.70 s"]),
+    ("nopreempt: no failback is measured", run(CLEAN[:2]), {"failback_s": None},
+     6.001, None, 0.0, 0.001, ["node1", "node1+node2", "node2"], []),
+]
+
+
+@pytest.mark.parametrize("run_, entry, failover, failback, unheld, two, path_, problems", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_report(run_, entry, failover, failback, unheld, two, path_, problems):
+    result = _drill.report([run_], plan(**entry))
+    drill = result["drills"][0]
+    assert (drill["failover_s"], drill["failback_s"]) == (failover, failback)
+    assert (drill["unheld_s"], drill["two_holders_s"]) == (unheld, two)
+    assert drill["path"] == path_
+    assert drill["problems"] == problems == result["problems"]
+    verdict = result["table"][2].split()[-1]
+    assert verdict == ("FAILED" if problems else "ok")
+    ET.fromstring(result["svg"]["WEB1"])  # the timeline is well-formed SVG
+
+
+def test_a_drain_that_no_check_watches():
+    result = _drill.report([dict(run(CLEAN), down_file="/run/other")], plan())
+    assert result["problems"] == ["WEB1: no check of node1 watches the down file /run/other, so draining it "
+                                  "cannot move the VIPs"]
+
+
+def status(holders, states=None, bad=()):
+    """keepalived_status results for WEB1 on node1 and node2: who holds the VIP, their states and failing checks."""
+    states = states or {"node1": "MASTER", "node2": "BACKUP"}
+    prios = {"node1": 100, "node2": 80}
+    return {h: {"running": True, "instances": {"WEB1": {
+        "name": "WEB1", "state": states[h], "base_priority": prios[h], "effective_priority": prios[h],
+        "vips": [VIP + "/24"], "vips_present": [VIP + "/24"] if h in holders else [],
+        "track_scripts": [{"name": "check_test", "status": "BAD" if h in bad else "GOOD"}]}}} for h in prios}
+
+
+STEPS = [
+    ("ready", status(["node1"]), None,
+     ["node1"], {"node1": {VIP + "/24": "node2"}}, []),
+    ("one instance by name", status(["node1"]), "WEB1", ["node1"], {"node1": {VIP + "/24": "node2"}}, []),
+    ("an instance the inventory does not have", status(["node1"]), "DB", [], {},
+     ["no instance DB in the inventory (instances: WEB1)"]),
+    ("the VIP is on the plan's backup", status(["node2"], {"node1": "BACKUP", "node2": "MASTER"}), None,
+     ["node1"], {"node1": {}}, ["WEB1: VIP 10.0.0.100/24 is held by node2, the plan says node1: converge with "
+                               "site.yml, or undrain the holder, before a drill"]),
+    ("no healthy peer", status(["node1"], bad=["node2"]), None, ["node1"], {"node1": {}},
+     ["node1 is the last healthy node of instance WEB1 (no peer is running it in MASTER or BACKUP state with all "
+      "its checks passing); draining it would leave 10.0.0.100/24 with no holder"]),
+    ("two holders", status(["node1", "node2"]), None, ["node1"], {"node1": {VIP + "/24": "node2"}},
+     ["VIP 10.0.0.100/24 is held by 2 hosts at once: node1, node2",
+      "WEB1: VIP 10.0.0.100/24 is held by node1, node2, the plan says node1: converge with site.yml, or undrain "
+      "the holder, before a drill"]),
+]
+
+
+@pytest.mark.parametrize("results, instance, nodes, owners, problems", [c[1:] for c in STEPS], ids=[c[0] for c in STEPS])
+def test_steps(results, instance, nodes, owners, problems):
+    steps = _drill.steps(results, plan(), instance)
+    assert (steps["nodes"], steps["owners"], steps["problems"]) == (nodes, owners, problems)
+    if nodes:
+        assert steps["vips"] == [VIP] and steps["masters"] == {"node1": ["WEB1"]}
