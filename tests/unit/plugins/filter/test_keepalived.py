@@ -263,6 +263,21 @@ def _templated_model():
     return plain, dict(plain, plans=trust_as_template("{{ plans }}")), {"plans": plain["plans"]}
 
 
+def _plan_of_views():
+    return FILTERS["keepalived_failover_plan"](FILTERS["keepalived_model"](views()))
+
+
+def _templated_runs():
+    """One drill run of node1 whose watches are templates, as hostvars extracts make them."""
+    vip = _plan_of_views()["instances"][0]["vips"][0].split("/")[0]
+    watches = {host: {"started_at": 10.0, "ended_at": 40.0, "held_at_start": {vip: host == "node1"},
+                      "events": [{"at": 17.0, "vip": vip, "held": host != "node1"}]} for host in ("node1", "node2")}
+    plain = [{"node": "node1", "down_file": "/etc/keepalived/down", "drained_at": 11.0, "undrained_at": 30.0,
+              "watches": watches}]
+    given = [dict(plain[0], watches={host: trust_as_template("{{ watch_%s }}" % host) for host in watches})]
+    return plain, given, {"watch_" + host: watch for host, watch in watches.items()}
+
+
 def test_keepalived_failover_plan_of_the_model():
     plan = FILTERS["keepalived_failover_plan"](FILTERS["keepalived_model"](views()))
     assert [inst["name"] for inst in plan["instances"]] == sorted(inst["name"] for inst in plan["instances"])
@@ -284,6 +299,8 @@ INPUTS = [
     ("keepalived_vip_holders", lambda group: _templated_results(group, "healthy"), ()),
     ("keepalived_drain_plan", lambda group: _templated_results(group, "healthy"), ("node2",)),
     ("keepalived_undrain_instances", lambda group: _templated_results(group, "node1 drained"), ("node1",)),
+    ("keepalived_drill_steps", lambda group: _templated_results(group, "healthy"), (_plan_of_views(),)),
+    ("keepalived_drill_report", lambda group: _templated_runs(), (_plan_of_views(),)),
 ]
 
 
@@ -295,7 +312,7 @@ def test_every_filter_has_inputs():
 def test_templated_input_gives_plain_data(group, name, make, args):
     plain, given, variables = make(group)
     received, returned = in_template(name, given, *args, **variables)
-    assert received is not dict and issubclass(received, dict), "the filter should see a lazy container"
+    assert received not in (dict, list) and issubclass(received, (dict, list)), "the filter should see a lazy container"
     assert returned == FILTERS[name](plain, *args)
     assert container_types(returned) <= {dict, list}
 
