@@ -491,7 +491,8 @@ def test_seed_plan_matches_the_seed_example():
     assert one["scripts"] == [{
         "name": "check_test",
         "command": "/usr/local/bin/keepalived-check --timeout 1.6 file --path /etc/keepalived/down",
-        "interval": "2", "timeout": "2", "weight": -30, "fall": 2, "rise": 2, "user": None, "init_fail": False,
+        "interval": "2", "timeout": "2", "weight": -30, "fall": 2, "rise": 2, "user": None,
+        "down_file": "/etc/keepalived/down", "init_fail": False,
     }]
 
 
@@ -681,7 +682,7 @@ def test_runner_checks_become_track_files():
                                            vrrp_version=3, advert_int=0.1, auth_pass=None))
     assert preflight.preflight(views) == []
     host_plan = plan.plans(views)["node1"]
-    assert host_plan["track_files"] == [{"name": "check_test", "weight": 0}]
+    assert host_plan["track_files"] == [{"name": "check_test", "weight": 0, "down_file": "/etc/keepalived/down"}]
     assert [s["name"] for s in host_plan["scripts"]] == ["check_web"]
     assert host_plan["instances"][0]["track_files"] == [{"name": "check_test", "weight": None}]
     assert host_plan["instances"][0]["track_scripts"] == [{"name": "check_web", "weight": -40}]
