@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab/common.sh
 . "$here/common.sh"
 
-packages=python3,python3-apt,keepalived,iproute2,procps,systemd,systemd-sysv,dbus,psmisc,openssl,ca-certificates,sudo
+# prometheus-node-exporter: the metrics path (keepalived_metrics_enabled) finds it installed and starts it.
+packages=python3,python3-apt,keepalived,iproute2,procps,systemd,systemd-sysv,dbus,psmisc,openssl,ca-certificates,sudo,prometheus-node-exporter
 
 mirror() {
   local f uri=""
@@ -42,7 +43,7 @@ build() {
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true' \
-    --customize-hook='chroot "$1" systemctl disable keepalived.service >/dev/null 2>&1 || true' \
+    --customize-hook='chroot "$1" systemctl disable keepalived.service prometheus-node-exporter.service >/dev/null 2>&1 || true' \
     --customize-hook='rm -f "$1"/etc/keepalived/keepalived.conf' \
     "$suite" - "$(mirror)" \
   | podman "${LAB_PODMAN_OPTS[@]}" import --quiet \

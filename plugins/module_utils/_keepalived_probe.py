@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_parse import (
+from ._keepalived_parse import (
     DumpError,
     build_status,
     is_complete_json,

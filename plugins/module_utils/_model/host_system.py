@@ -1,18 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: failover.keepalived contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the role sets on a host outside keepalived.conf: kernel settings and the daemon's command line.
+"""What the role sets on a host outside keepalived.conf: kernel settings, the daemon's command line, metrics.
 
-keepalived_nonlocal_bind and keepalived_tcp_retries2 (sysctls, opt-in) and
-keepalived_daemon_options (the arguments keepalived starts with): their rules and
-the values the plan carries.
+keepalived_nonlocal_bind and keepalived_tcp_retries2 (sysctls, opt-in),
+keepalived_daemon_options (the arguments keepalived starts with) and keepalived_metrics_*
+(the Prometheus textfile writer, opt-in): their rules and the values the plan carries.
 """
 
 from __future__ import annotations
 
 import re
 
-from ansible_collections.failover.keepalived.plugins.module_utils._model.values import err, is_int, nearest
+from ansible_collections.failover.keepalived.plugins.module_utils._model.values import (
+    boolean, err, is_int, nearest, number,
+)
 
 # Variable -> the kernel settings it sets; each is per network namespace.
 NONLOCAL_BIND = ("net.ipv4.ip_nonlocal_bind", "net.ipv6.ip_nonlocal_bind")
@@ -97,8 +99,51 @@ def daemon_option_problem(text):
     return None
 
 
+# The file the writer replaces in keepalived_metrics_dir; node-exporter's textfile collector reads *.prom.
+METRICS_FILE = "keepalived.prom"
+# keepalived-check metrics takes an interval in this range (its own --interval rule).
+METRICS_INTERVAL = (0.5, 3600)
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
+
+def validate_metrics(errors, host, view):
+    """The rules of keepalived_metrics_*: checked whether or not the writer is on, so a typo waits for nobody.
+
+    A view without them (a model built outside the role) has the writer off.
+    """
+    if not any(key.startswith("metrics_") for key in view):
+        return
+    enabled = view.get("metrics_enabled")
+    if boolean(enabled) is None:
+        err(errors, host, "keepalived_metrics_enabled", "is %r, not true or false" % (enabled,),
+            "set true to write keepalived's state for node-exporter's textfile collector, or false")
+    directory = view.get("metrics_dir")
+    if not isinstance(directory, str) or not directory.startswith("/") or any(c in directory for c in " \t\n\"'\\%"):
+        err(errors, host, "keepalived_metrics_dir", "is %r, not an absolute path without spaces, quotes or %%" % (directory,),
+            "give the directory node-exporter's --collector.textfile.directory reads, e.g. /var/lib/prometheus/node-exporter")
+    interval = view.get("metrics_interval")
+    low, high = METRICS_INTERVAL
+    if number(interval) is None or not low <= number(interval) <= high:
+        err(errors, host, "keepalived_metrics_interval", "is %r, outside %g..%g seconds" % (interval, low, high),
+            "use e.g. 5 (a scrape every 15 s then sees a state at most 5 s old)")
+    package = view.get("metrics_exporter_package")
+    if package not in (None, "") and (not isinstance(package, str) or not PACKAGE_RE.match(package)):
+        err(errors, host, "keepalived_metrics_exporter_package", "is %r, not a package name" % (package,),
+            "give the node-exporter package to install (prometheus-node-exporter on Debian), or '' to run your own")
+
+
+def metrics(view):
+    """What the healthcheck role installs for the metrics; when not ``enabled`` it removes what it wrote."""
+    directory = view.get("metrics_dir")
+    return {"enabled": bool(boolean(view.get("metrics_enabled"))),
+            "output": directory.rstrip("/") + "/" + METRICS_FILE if directory else None,
+            "interval": number(view.get("metrics_interval")) or 5.0,
+            "exporter_package": view.get("metrics_exporter_package") or None}
+
+
 def validate(errors, host, view):
-    """The rules of the sysctl and daemon-option variables."""
+    """The rules of the sysctl, daemon-option and metrics variables."""
+    validate_metrics(errors, host, view)
     nonlocal_bind = view.get("nonlocal_bind")
     if nonlocal_bind is not None and not isinstance(nonlocal_bind, bool):
         err(errors, host, "keepalived_nonlocal_bind", "is %r, not true, false or null" % (nonlocal_bind,),

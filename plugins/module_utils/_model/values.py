@@ -205,6 +205,29 @@ def script_timeout(script):
     return script["timeout"] if script.get("timeout") is not None else script["interval"]
 
 
+# What Ansible's own bool type takes from extra vars and inventory strings.
+TRUE_WORDS = ("true", "yes", "on", "1", "y", "t")
+FALSE_WORDS = ("false", "no", "off", "0", "n", "f")
+
+
+def boolean(value):
+    """True or False for a value Ansible's bool type accepts (true, 'yes', 1, ...); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    return True if text in TRUE_WORDS else False if text in FALSE_WORDS else None
+
+
+def number(value):
+    """A float for a number or a numeric string (-e var=5); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value) if isinstance(value, (int, float, str)) else None
+    except ValueError:
+        return None
+
+
 def num(value):
     """Render a number the way keepalived reads it (no trailing .0)."""
     if isinstance(value, float) and value.is_integer():

@@ -14,6 +14,8 @@
 #   checks/         one module per check, each declaring its options as data
 #   remediation.py  restart, settle, re-check once; rate limited
 #   runner.py       many checks in one resident process, reported through track files
+#   metrics.py      keepalived's live state as a Prometheus textfile (keepalived_state/: the collection's
+#                   own probe and parser of keepalived's dumps)
 """Health checks for keepalived vrrp_script (see docs/checks.md)."""
 
 

@@ -356,6 +356,10 @@ def main(argv=None) -> int:
         from .runner import runner_main
 
         return runner_main(argv[1:])
+    if argv[:1] == ["metrics"]:
+        from .metrics import metrics_main
+
+        return metrics_main(argv[1:])
     try:
         opts = parse_command_line(argv)
     except SystemExit as exc:

@@ -356,6 +356,15 @@ BAD = [
     ("nonlocal_bind given as a string",
      lambda v: v["node1"].update(nonlocal_bind="yes"),
      ["node1", "keepalived_nonlocal_bind is 'yes', not true, false or null"]),
+    ("metrics switched on with a word Ansible does not take for a bool",
+     lambda v: v["node1"].update(metrics_enabled="sometimes", metrics_dir="/var/lib/prometheus/node-exporter",
+                                 metrics_interval=5, metrics_exporter_package="prometheus-node-exporter"),
+     ["node1: keepalived_metrics_enabled is 'sometimes', not true or false"]),
+    ("metrics into a relative directory, too often, from a package name with a space",
+     lambda v: v["node1"].update(metrics_enabled=True, metrics_dir="prom", metrics_interval=0.1,
+                                 metrics_exporter_package="node exporter"),
+     ["keepalived_metrics_dir is 'prom', not an absolute path", "keepalived_metrics_interval is 0.1, outside 0.5..3600",
+      "keepalived_metrics_exporter_package is 'node exporter', not a package name"]),
     ("tcp_retries2 below what keeps a connection through a move",
      lambda v: v["node1"].update(tcp_retries2=1),
      ["keepalived_tcp_retries2 is 1, outside 3..15", "use e.g. 8"]),
@@ -431,6 +440,9 @@ def per_host_priority(view, priority):
 
 
 GOOD = [
+    ("metrics switched on from extra vars (strings)",
+     lambda v: on_all(v, lambda h: h.update(metrics_enabled="true", metrics_dir="/var/lib/prometheus/node-exporter",
+                                             metrics_interval="2.5", metrics_exporter_package=""))),
     ("weight 0 enters FAULT", lambda v: on_all(v, lambda h: scr(h).update(weight=0))),
     ("weight just enough", lambda v: on_all(v, lambda h: scr(h).update(weight=-21))),
     ("positive weight enough", lambda v: on_all(v, lambda h: scr(h).update(weight=21))),
@@ -793,3 +805,18 @@ def test_every_pair_is_planned_against_its_own_peer():
     assert (one["state"], two["state"]) == ("MASTER", "BACKUP")
     assert one["unicast_peers"] == ["10.0.7.12"] and two["unicast_peers"] == ["10.0.7.11"]
     assert one["members"] == ["h00007a", "h00007b"]
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, {"enabled": False, "output": None, "interval": 5.0, "exporter_package": None}),
+    ({"metrics_enabled": "true", "metrics_dir": "/srv/prom/", "metrics_interval": "2.5", "metrics_exporter_package": ""},
+     {"enabled": True, "output": "/srv/prom/keepalived.prom", "interval": 2.5, "exporter_package": None}),
+    ({"metrics_enabled": False, "metrics_dir": "/var/lib/prometheus/node-exporter", "metrics_interval": 5,
+      "metrics_exporter_package": "prometheus-node-exporter"},
+     {"enabled": False, "output": "/var/lib/prometheus/node-exporter/keepalived.prom", "interval": 5.0,
+      "exporter_package": "prometheus-node-exporter"}),
+], ids=["not set", "on from extra vars", "off: its file is known, to remove it"])
+def test_metrics_plan(settings, expected):
+    views = on_all(seed_views(), lambda h: h.update(settings))
+    assert preflight.preflight(views) == []
+    assert plan.plans(views)["node1"]["metrics"] == expected
