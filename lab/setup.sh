@@ -7,7 +7,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-host_packages=(podman runc mmdebstrap keepalived mariadb-server mariadb-client haproxy openssl curl psmisc)
+# prometheus: its promtool tests the example alert rules.
+host_packages=(podman runc mmdebstrap keepalived mariadb-server mariadb-client haproxy openssl curl psmisc prometheus)
 
 missing=()
 for pkg in "${host_packages[@]}"; do
@@ -20,8 +21,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The tests start their own private MariaDB and HAProxy; the packaged
-# services are not needed and must not hold the default ports.
-for svc in mariadb haproxy keepalived; do
+# services (and Prometheus, installed for promtool) are not needed and must
+# not hold the default ports.
+for svc in mariadb haproxy keepalived prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -61,27 +61,27 @@ def render(status, now):
     family("keepalived_up", "gauge", "1 while keepalived runs and answered with its state.",
            [((), 1 if status.get("running") else 0)])
     family("keepalived_vrrp_state", "gauge", "1 for the state each VRRP instance is in.",
-           [((("instance", n), ("state", s)), int(instances[n].get("state") == s)) for n in names for s in STATES])
+           [((("vrrp_instance", n), ("state", s)), int(instances[n].get("state") == s)) for n in names for s in STATES])
     family("keepalived_vrrp_base_priority", "gauge", "The priority configured for the instance on this host.",
-           [((("instance", n),), instances[n].get("base_priority")) for n in names
+           [((("vrrp_instance", n),), instances[n].get("base_priority")) for n in names
             if instances[n].get("base_priority") is not None])
     family("keepalived_vrrp_effective_priority", "gauge", "The priority after the tracked checks' weights.",
-           [((("instance", n),), instances[n].get("effective_priority")) for n in names
+           [((("vrrp_instance", n),), instances[n].get("effective_priority")) for n in names
             if instances[n].get("effective_priority") is not None])
     family("keepalived_vrrp_vip_held", "gauge", "1 while this host carries the VIP on an interface.",
-           [((("instance", n), ("vip", vip.split("/")[0])), int(vip in (instances[n].get("vips_present") or [])))
+           [((("vrrp_instance", n), ("vip", vip.split("/")[0])), int(vip in (instances[n].get("vips_present") or [])))
             for n in names for vip in instances[n].get("vips") or []])
     family("keepalived_vrrp_script_healthy", "gauge", "1 while a tracked script passes, 0 while it fails.",
-           [((("instance", n), ("script", s.get("name"))), SCRIPT_VALUES[s.get("status")]) for n in names
+           [((("vrrp_instance", n), ("script", s.get("name"))), SCRIPT_VALUES[s.get("status")]) for n in names
             for s in instances[n].get("track_scripts") or [] if s.get("status") in SCRIPT_VALUES])
     family("keepalived_vrrp_transitions_total", "counter",
            "Times the instance became or stopped being MASTER since keepalived started.",
-           [((("instance", n),), (instances[n].get("stats") or {}).get("become_master", 0)
+           [((("vrrp_instance", n),), (instances[n].get("stats") or {}).get("become_master", 0)
              + (instances[n].get("stats") or {}).get("release_master", 0))
             for n in names if instances[n].get("stats")])
     family("keepalived_vrrp_last_transition_timestamp_seconds", "gauge",
            "When the instance last changed state (Unix time); time() minus it is the time since.",
-           [((("instance", n),), instances[n].get("last_transition")) for n in names
+           [((("vrrp_instance", n),), instances[n].get("last_transition")) for n in names
             if instances[n].get("last_transition")])
     family("keepalived_metrics_timestamp_seconds", "gauge", "When this file was written (Unix time).", [((), now)])
     return "\n".join(families) + "\n"
