@@ -8,6 +8,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
 # shellcheck source=lab/common.sh
 . "$here/common.sh"
 
@@ -26,14 +27,19 @@ mirror() {
 }
 
 build() {
-  local suite=$1 image recipe current
+  local suite=$1 image recipe current debs
   image=$(lab_image "$suite")
+  # The keepalived package the image was built with, kept for the lab's package
+  # repository (lab/package-repo.sh): the rolling upgrade's starting version.
+  debs=$top/.lab/debs/$suite
   recipe=$( { cat "$0"; echo "$packages $suite"; } | sha256sum | cut -c1-16)
   current=$(podman "${LAB_PODMAN_OPTS[@]}" image inspect --format '{{ index .Labels "recipe" }}' "$image" 2>/dev/null || true)
-  if [ "$current" = "$recipe" ]; then
+  if [ "$current" = "$recipe" ] && compgen -G "$debs/keepalived_*.deb" >/dev/null; then
     echo "image $image is up to date ($recipe)"
     return 0
   fi
+  rm -rf "$debs"
+  mkdir -p "$debs"
   echo "building $image (recipe $recipe)"
   # The hooks are single-quoted on purpose: mmdebstrap runs each one in a
   # shell of its own, with "$1" set to the new root.
@@ -45,6 +51,7 @@ build() {
     --customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true' \
     --customize-hook='chroot "$1" systemctl disable keepalived.service prometheus-node-exporter.service >/dev/null 2>&1 || true' \
     --customize-hook='rm -f "$1"/etc/keepalived/keepalived.conf' \
+    --customize-hook="cp \"\$1\"/var/cache/apt/archives/keepalived_*.deb '$debs/'" \
     "$suite" - "$(mirror)" \
   | podman "${LAB_PODMAN_OPTS[@]}" import --quiet \
       --change 'CMD ["/sbin/init"]' \

@@ -8,7 +8,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 # prometheus: its promtool tests the example alert rules.
-host_packages=(podman runc mmdebstrap keepalived mariadb-server mariadb-client haproxy openssl curl psmisc prometheus)
+# dpkg-dev: dpkg-scanpackages indexes the lab's package repository (lab/package-repo.sh).
+host_packages=(podman runc mmdebstrap keepalived mariadb-server mariadb-client haproxy openssl curl psmisc prometheus
+  dpkg-dev)
 
 missing=()
 for pkg in "${host_packages[@]}"; do

@@ -32,24 +32,24 @@ def reading(capture):
 # capture, lines the file must hold
 CASES = [
     ("2.2.7-master", ['keepalived_up 1',
-                      'keepalived_vrrp_state{vrrp_instance="VI_1",state="MASTER"} 1',
-                      'keepalived_vrrp_state{vrrp_instance="VI_1",state="BACKUP"} 0',
+                      'keepalived_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 1',
+                      'keepalived_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 0',
                       'keepalived_vrrp_effective_priority{vrrp_instance="VI_1"} 110',
-                      'keepalived_vrrp_vip_held{vrrp_instance="VI_1",vip="192.168.158.100"} 1',
-                      'keepalived_vrrp_script_healthy{vrrp_instance="VI_1",script="chk_down"} 1',
+                      'keepalived_vrrp_vip_held{vip="192.168.158.100",vrrp_instance="VI_1"} 1',
+                      'keepalived_vrrp_script_healthy{script="chk_down",vrrp_instance="VI_1"} 1',
                       'keepalived_vrrp_transitions_total{vrrp_instance="VI_1"} 1',
                       'keepalived_vrrp_last_transition_timestamp_seconds{vrrp_instance="VI_1"} 1795634696.506891']),
-    ("2.2.7-drained", ['keepalived_vrrp_state{vrrp_instance="VI_1",state="BACKUP"} 1',
+    ("2.2.7-drained", ['keepalived_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 1',
                        'keepalived_vrrp_base_priority{vrrp_instance="VI_1"} 110',
                        'keepalived_vrrp_effective_priority{vrrp_instance="VI_1"} 80',
-                       'keepalived_vrrp_vip_held{vrrp_instance="VI_1",vip="192.168.158.100"} 0',
-                       'keepalived_vrrp_script_healthy{vrrp_instance="VI_1",script="chk_down"} 0',
+                       'keepalived_vrrp_vip_held{vip="192.168.158.100",vrrp_instance="VI_1"} 0',
+                       'keepalived_vrrp_script_healthy{script="chk_down",vrrp_instance="VI_1"} 0',
                        'keepalived_vrrp_transitions_total{vrrp_instance="VI_1"} 2']),
-    ("2.2.7-fault", ['keepalived_vrrp_state{vrrp_instance="VI_1",state="FAULT"} 1',
-                     'keepalived_vrrp_script_healthy{vrrp_instance="VI_1",script="chk_fault"} 0']),
-    ("2.3.3-backup", ['keepalived_vrrp_state{vrrp_instance="VI_2",state="MASTER"} 1',
-                      'keepalived_vrrp_vip_held{vrrp_instance="VI_2",vip="192.168.158.103"} 1',
-                      'keepalived_vrrp_vip_held{vrrp_instance="VI_1",vip="192.168.158.100"} 0']),
+    ("2.2.7-fault", ['keepalived_vrrp_state{state="FAULT",vrrp_instance="VI_1"} 1',
+                     'keepalived_vrrp_script_healthy{script="chk_fault",vrrp_instance="VI_1"} 0']),
+    ("2.3.3-backup", ['keepalived_vrrp_state{state="MASTER",vrrp_instance="VI_2"} 1',
+                      'keepalived_vrrp_vip_held{vip="192.168.158.103",vrrp_instance="VI_2"} 1',
+                      'keepalived_vrrp_vip_held{vip="192.168.158.100",vrrp_instance="VI_1"} 0']),
 ]
 
 
@@ -72,7 +72,7 @@ def test_keepalived_not_running():
 
 def test_label_values_are_escaped():
     status = {"running": True, "instances": {'a"b\\c': {"state": "MASTER", "vips": [], "track_scripts": []}}}
-    assert 'keepalived_vrrp_state{vrrp_instance="a\\"b\\\\c",state="MASTER"} 1' in metrics.render(status, 1.0)
+    assert 'keepalived_vrrp_state{state="MASTER",vrrp_instance="a\\"b\\\\c"} 1' in metrics.render(status, 1.0)
 
 
 def test_once_writes_the_file_whole(tmp_path):

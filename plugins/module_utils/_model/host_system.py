@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: failover.keepalived contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the role sets on a host outside keepalived.conf: kernel settings, the daemon's command line, metrics.
+"""What the role sets on a host outside keepalived.conf: the package, kernel settings, the daemon's command line, metrics.
 
+keepalived_package_state (never latest: upgrades roll with playbooks/upgrade.yml),
 keepalived_nonlocal_bind and keepalived_tcp_retries2 (sysctls, opt-in),
 keepalived_daemon_options (the arguments keepalived starts with) and keepalived_metrics_*
 (the Prometheus textfile writer, opt-in): their rules and the values the plan carries.
@@ -142,7 +143,12 @@ def metrics(view):
 
 
 def validate(errors, host, view):
-    """The rules of the sysctl, daemon-option and metrics variables."""
+    """The rules of the package, sysctl, daemon-option and metrics variables."""
+    if view.get("package_state") == "latest":
+        err(errors, host, "keepalived_package_state", "is latest, which upgrades keepalived on every host in the same "
+            "task, and Debian's package restarts it as it upgrades, VIP holders included",
+            "keep present, and upgrade with playbooks/upgrade.yml (failover.keepalived.upgrade): one host at a time, "
+            "VIP holders drained first")
     validate_metrics(errors, host, view)
     nonlocal_bind = view.get("nonlocal_bind")
     if nonlocal_bind is not None and not isinstance(nonlocal_bind, bool):

@@ -44,7 +44,8 @@ def _label(value):
 
 
 def _labels(pairs):
-    return "{%s}" % ",".join('%s="%s"' % (key, _label(value)) for key, value in pairs) if pairs else ""
+    """{a="1",b="2"}, the names in order, as node-exporter exposes them."""
+    return "{%s}" % ",".join('%s="%s"' % (key, _label(value)) for key, value in sorted(pairs)) if pairs else ""
 
 
 def render(status, now):
