@@ -122,7 +122,7 @@ def measure(run, inst, entry):
     moved = None if None in after_drain.values() else max(after_drain.values())
     out["failover_s"] = None if moved is None else round(moved - run["drained_at"], 3)
     taken = [path(seg, run["drained_at"]) for seg in lines.values()]
-    out["path"] = taken[0] if len(taken) == 1 else {vip: p for vip, p in zip(vips, taken)}
+    out["path"] = taken[0] if len(taken) == 1 else dict(zip(vips, taken))
     if entry.get("failback_s") is not None:
         back = {vip: first_alone(seg, node, run["undrained_at"]) for vip, seg in lines.items()}
         out["failback_s"] = None if None in back.values() else round(max(back.values()) - run["undrained_at"], 3)

@@ -35,7 +35,7 @@ class WatchError(Exception):
 
 def address_of(text):
     """The canonical form of an address, with or without a prefix length ('10.0.0.1/24' -> '10.0.0.1')."""
-    return ipaddress.ip_address(str(text).split("/")[0].strip()).compressed
+    return ipaddress.ip_address(str(text).split("/", maxsplit=1)[0].strip()).compressed
 
 
 def _attributes(data):

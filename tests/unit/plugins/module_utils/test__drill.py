@@ -102,7 +102,7 @@ STEPS = [
      ["no instance DB in the inventory (instances: WEB1)"]),
     ("the VIP is on the plan's backup", status(["node2"], {"node1": "BACKUP", "node2": "MASTER"}), None,
      ["node1"], {"node1": {}}, ["WEB1: VIP 10.0.0.100/24 is held by node2, the plan says node1: converge with "
-                               "site.yml, or undrain the holder, before a drill"]),
+                                "site.yml, or undrain the holder, before a drill"]),
     ("no healthy peer", status(["node1"], bad=["node2"]), None, ["node1"], {"node1": {}},
      ["node1 is the last healthy node of instance WEB1 (no peer is running it in MASTER or BACKUP state with all "
       "its checks passing); draining it would leave 10.0.0.100/24 with no holder"]),

@@ -446,7 +446,7 @@ def per_host_priority(view, priority):
 GOOD = [
     ("metrics switched on from extra vars (strings)",
      lambda v: on_all(v, lambda h: h.update(metrics_enabled="true", metrics_dir="/var/lib/prometheus/node-exporter",
-                                             metrics_interval="2.5", metrics_exporter_package=""))),
+                                            metrics_interval="2.5", metrics_exporter_package=""))),
     ("weight 0 enters FAULT", lambda v: on_all(v, lambda h: scr(h).update(weight=0))),
     ("weight just enough", lambda v: on_all(v, lambda h: scr(h).update(weight=-21))),
     ("positive weight enough", lambda v: on_all(v, lambda h: scr(h).update(weight=21))),
