@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalived_config
 short_description: Validate and apply a complete keepalived configuration in one step
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Takes the whole keepalived configuration as content (the main file, the files of the include
     directory and the secret files that hold authentication blocks) and makes the host match it.

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalived_files
 short_description: Make a set of files and directories match their description in one step
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Takes a list of files (with their content), directories and paths that must not exist, and makes
     the host match it in one call, instead of one task (and one round trip to the host) per file.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalived_maintenance
 short_description: Drain a keepalived node with the down file, or bring it back
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - The down file is the maintenance switch of a keepalived node set up by this collection. While
     it exists the node's tracking script fails, keepalived lowers the node's priority or puts its

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalived_status
 short_description: Read the live VRRP state of keepalived, optionally waiting for a change
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Asks the running keepalived for its state and reports, for every VRRP instance, its state
     (C(MASTER), C(BACKUP), C(FAULT), C(INIT), C(STOP)), base and effective priority, the VIPs it

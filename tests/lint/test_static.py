@@ -58,14 +58,20 @@ def test_built_collection_installs_and_site_playbook_parses(tmp_path):
     assert len(tarballs) == 1, out
     listing = subprocess.run(["tar", "tzf", str(tarballs[0])], capture_output=True, text=True, check=True).stdout
     assert not [n for n in listing.split() if n.startswith((".venv", ".ansible", "tests/", "molecule/"))], listing
+    assert "LICENSE" in listing.split(), "the licence text must ship in the tarball"
     dest = tmp_path / "collections"
     rc, out = run(["ansible-galaxy", "collection", "install", "--force", "-p", str(dest), str(tarballs[0])])
     assert rc == 0, out
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest))
-    for playbook in ("failover.keepalived.site", "failover.keepalived.plan"):
+    for playbook in ("failover.keepalived.site", "failover.keepalived.plan", "failover.keepalived.drill",
+                     "failover.keepalived.upgrade"):
         rc, out = run(["ansible-playbook", "--syntax-check", "-i", "examples/two-node/hosts.yml", playbook],
                       cwd=tmp_path, env=env)
         assert rc == 0, out
+    # The metrics program reads keepalived's dumps with the collection's own probe and parser, linked in.
+    state = dest / "ansible_collections/failover/keepalived/roles/healthcheck/files/keepalived_check/keepalived_state"
+    for name in ("_keepalived_probe.py", "_keepalived_parse.py"):
+        assert (state / name).read_text() == (TOP / "plugins" / "module_utils" / name).read_text()
     rc, out = run(["ansible-doc", "-t", "module", "failover.keepalived.keepalived_config"], cwd=tmp_path, env=env)
     assert rc == 0 and "keepalived -t" in out, out
     rc, out = run(["ansible-doc", "-t", "filter", "-l", "failover.keepalived"], cwd=tmp_path, env=env)
