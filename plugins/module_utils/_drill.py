@@ -18,16 +18,26 @@ from ansible_collections.failover.keepalived.plugins.module_utils import _report
 from ansible_collections.failover.keepalived.plugins.module_utils._vip_watch import address_of
 
 
-def steps(results, plan, instance=None):
-    """Which nodes the drill drains, one after another, and why it must not start.
+def drain_entry(inst, node):
+    """The plan's entry for draining ``node`` of instance ``inst`` (by its down file), or None."""
+    return next((f for f in inst["failures"] if f.get("drained") == node), None)
 
-    ``results``: keepalived_status results by host, read before the drill; ``plan``: the failover
-    plan of the inventory; ``instance``: drill only this one. Each node drained is the plan's holder
-    of a drilled instance; the drill refuses to start while any VIP has no holder or two, while a
-    live holder differs from the plan's, or while a holder has no healthy peer to take its VIPs.
-    Returns ``nodes`` (in order), ``vips`` (every VIP the drilled instances carry, to watch),
-    ``owners`` (node -> VIP -> the peer expected to take it), ``masters`` (node -> instances it
-    is MASTER of again once undrained) and ``problems``.
+
+def steps(results, plan, instance=None):
+    """Which nodes a drill (or an upgrade) drains, one after another, and why it must not start.
+
+    ``results``: keepalived_status results by host, read now; ``plan``: the failover plan of the
+    inventory; ``instance``: only this one. Each node drained is the plan's holder of a chosen
+    instance, with the down file the plan's drain entry names. It must not start while any VIP has
+    no holder or two, while a live holder differs from the plan's, while a holder has no healthy
+    peer, while the live state and the plan expect different peers to take over, or while a holder
+    has no down file (or, for the chosen instances, several).
+
+    Returns ``nodes`` (in order) and per node: ``down_files`` (the file to create), ``instances``
+    (the chosen instances it holds), ``owners`` (VIP -> the peer expected to take it: every VIP of
+    every instance the node holds, since they all move with the down file), ``back`` (the same for
+    the instances that fail back, not those with nopreempt) and ``masters`` (those instances, MASTER
+    again once undrained); ``vips``, every VIP to watch; and ``problems``.
     """
     chosen = [i for i in plan["instances"] if instance in (None, "", i["name"])]
     problems = list(_report.vip_problems(results))
@@ -35,23 +45,44 @@ def steps(results, plan, instance=None):
         problems.append("no instance %s in the inventory (instances: %s)" % (
             instance, ", ".join(i["name"] for i in plan["instances"]) or "none"))
     live = {address_of(vip): hosts for vip, hosts in _report.vip_holders(results).items()}
-    out = {"nodes": [], "vips": [], "owners": {}, "masters": {}, "problems": problems}
+    out = {"nodes": [], "vips": [], "down_files": {}, "instances": {}, "owners": {}, "back": {}, "masters": {},
+           "problems": problems}
     for inst in chosen:
         node = inst["holder"]
         for vip in inst["vips"]:
-            if address_of(vip) not in out["vips"]:
-                out["vips"].append(address_of(vip))
             holders = live.get(address_of(vip), [])
             if holders and holders != [node]:
                 problems.append("%s: VIP %s is held by %s, the plan says %s: converge with site.yml, or undrain "
-                                "the holder, before a drill" % (inst["name"], vip, ", ".join(holders), node))
-        if node is None or node in out["nodes"]:
+                                "the holder, first" % (inst["name"], vip, ", ".join(holders), node))
+        entry = drain_entry(inst, node) if node else None
+        if entry is None:
+            if node:
+                problems.append("%s: no check of %s watches a down file (a check: file script), so %s cannot be "
+                                "drained" % (inst["name"], node, node))
             continue
-        drain = _report.drain_plan(results, node)
-        problems.extend(drain["blockers"])
-        out["nodes"].append(node)
-        out["owners"][node] = drain["owners"]
-        out["masters"][node] = _report.undrain_instances(results, node)
+        down = out["down_files"].setdefault(node, entry["down_file"])
+        if entry["down_file"] != down:
+            problems.append("%s: the instances %s holds watch different down files (%s, %s): take them one at a time "
+                            "with -e instance=NAME" % (inst["name"], node, down, entry["down_file"]))
+        if node not in out["nodes"]:
+            drain = _report.drain_plan(results, node)
+            problems.extend(drain["blockers"])
+            out["nodes"].append(node)
+            out["owners"][node] = {address_of(vip): peer for vip, peer in drain["owners"].items()}
+            out["back"][node], out["masters"][node], out["instances"][node] = {}, [], []
+            for vip in (v for i in plan["instances"] if i["holder"] == node for v in i["vips"]):
+                if address_of(vip) not in out["vips"]:
+                    out["vips"].append(address_of(vip))
+        out["instances"][node].append(inst["name"])
+        for vip in inst["vips"]:
+            peer = out["owners"][node].get(address_of(vip))
+            if peer and peer != entry["holder"]:
+                problems.append("%s: the live state has %s take VIP %s when %s is drained, the plan %s: converge with "
+                                "site.yml first" % (inst["name"], peer, vip, node, entry["holder"]))
+            if peer and entry.get("failback_s") is not None:
+                out["back"][node][address_of(vip)] = peer
+        if entry.get("failback_s") is not None:
+            out["masters"][node].append(inst["name"])
     return out
 
 
@@ -153,13 +184,14 @@ def measure(run, inst, entry):
 def report(runs, plan):
     """Every drill run's figures by instance, the table, a timeline picture per instance, all problems.
 
-    ``runs``: [{node, down_file, drained_at, undrained_at, watches: {host: keepalived_vip_watch result}}];
+    ``runs``: [{node, down_file, instances (those to measure; default every one it holds), drained_at,
+    undrained_at, watches: {host: keepalived_vip_watch result}}];
     ``plan``: the failover plan (``_failover_plan.failover_plan``) of the same inventory.
     """
     drills, pictures = [], {}
     for run in runs:
         for inst in plan["instances"]:
-            if inst["holder"] != run["node"]:
+            if inst["holder"] != run["node"] or inst["name"] not in run.get("instances", [inst["name"]]):
                 continue
             entry = next((f for f in inst["failures"] if f.get("drained") == run["node"]
                           and f.get("down_file") == run.get("down_file")), None)
@@ -199,10 +231,7 @@ def render(drills):
                      _ms(d["unheld_s"], plan["max_unheld_s"]), _ms(d["two_holders_s"], plan["max_two_holders_s"]),
                      _s(d["failback_s"], plan["failback_s"]) if plan["failback_s"] else "none (nopreempt)",
                      "FAILED" if d["problems"] else "ok"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines + ["problem: " + p for d in drills for p in d["problems"]]
+    return _report.render_table(rows[1:], rows[0]) + ["problem: " + p for d in drills for p in d["problems"]]
 
 
 COLOURS = ["#2b6cb0", "#2f855a", "#b7791f", "#6b46c1", "#c05621", "#2c7a7b"]

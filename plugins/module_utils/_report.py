@@ -118,8 +118,9 @@ def drain_plan(results, host):
 def undrain_instances(results, host):
     """Instances ``host`` should be MASTER of again once its down file is gone.
 
-    Those where its base priority is above every peer's effective priority (a node
-    with nopreempt set will not take them back: skip the wait for it).
+    Those where its base priority is above every peer's effective priority. The live
+    state does not say whether an instance has nopreempt (the node would then not take
+    it back); the drill and the upgrade take that from the failover plan instead.
     """
     names = []
     for name, inst in sorted(_instances(results.get(host)).items()):

@@ -164,20 +164,21 @@ class AddressWatch:
 
 
 def watch(vips, seconds, stop_file=None, ready_file=None, open_socket=netlink_socket, clock=time.time):
-    """Watch ``vips`` for up to ``seconds``, or until ``stop_file`` exists (one left from before is removed).
+    """Watch ``vips`` for up to ``seconds``, or until ``stop_file`` exists (files left from before are removed).
 
     ``ready_file`` is written once the watch is subscribed, and removed when it ends. Returns the
     result the module reports.
     """
+    for stale in (ready_file, stop_file):  # left behind by an earlier watch
+        try:
+            if stale:
+                os.unlink(stale)
+        except OSError:
+            pass
     watcher = AddressWatch(vips, open_socket, clock)
     held = watcher.start()
     started = watcher.started_at
 
-    if stop_file:
-        try:
-            os.unlink(stop_file)  # a stop left behind by an earlier watch
-        except OSError:
-            pass
     if ready_file:
         with open(ready_file, "w") as handle:
             handle.write("%.6f\n" % started)

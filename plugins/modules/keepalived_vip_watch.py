@@ -56,7 +56,7 @@ options:
     description:
       - Written (with the start time) once the watch follows the events, and removed when it
         ends, so that whoever started it in the background can wait for it before changing
-        anything.
+        anything. One left behind by an earlier watch is removed when the watch starts.
     type: path
     default: /run/keepalived-vip-watch.ready
 """

@@ -10,6 +10,8 @@ import difflib
 import ipaddress
 import re
 
+from ansible.module_utils.parsing import convert_bool
+
 # Defaults of the optional fields of one keepalived_instances item. The role's
 # meta/argument_specs.yml documents the same values (a unit test keeps them equal).
 INSTANCE_DEFAULTS = {
@@ -205,17 +207,14 @@ def script_timeout(script):
     return script["timeout"] if script.get("timeout") is not None else script["interval"]
 
 
-# What Ansible's own bool type takes from extra vars and inventory strings.
-TRUE_WORDS = ("true", "yes", "on", "1", "y", "t")
-FALSE_WORDS = ("false", "no", "off", "0", "n", "f")
-
-
 def boolean(value):
     """True or False for a value Ansible's bool type accepts (true, 'yes', 1, ...); None for anything else."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
-    return True if text in TRUE_WORDS else False if text in FALSE_WORDS else None
+    if value is None or isinstance(value, (dict, list, float)):
+        return None
+    try:
+        return convert_bool.boolean(value, strict=True)
+    except TypeError:
+        return None
 
 
 def number(value):

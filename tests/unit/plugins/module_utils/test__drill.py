@@ -96,20 +96,20 @@ def status(holders, states=None, bad=()):
 
 STEPS = [
     ("ready", status(["node1"]), None,
-     ["node1"], {"node1": {VIP + "/24": "node2"}}, []),
-    ("one instance by name", status(["node1"]), "WEB1", ["node1"], {"node1": {VIP + "/24": "node2"}}, []),
+     ["node1"], {"node1": {VIP: "node2"}}, []),
+    ("one instance by name", status(["node1"]), "WEB1", ["node1"], {"node1": {VIP: "node2"}}, []),
     ("an instance the inventory does not have", status(["node1"]), "DB", [], {},
      ["no instance DB in the inventory (instances: WEB1)"]),
     ("the VIP is on the plan's backup", status(["node2"], {"node1": "BACKUP", "node2": "MASTER"}), None,
      ["node1"], {"node1": {}}, ["WEB1: VIP 10.0.0.100/24 is held by node2, the plan says node1: converge with "
-                                "site.yml, or undrain the holder, before a drill"]),
+                                "site.yml, or undrain the holder, first"]),
     ("no healthy peer", status(["node1"], bad=["node2"]), None, ["node1"], {"node1": {}},
      ["node1 is the last healthy node of instance WEB1 (no peer is running it in MASTER or BACKUP state with all "
       "its checks passing); draining it would leave 10.0.0.100/24 with no holder"]),
-    ("two holders", status(["node1", "node2"]), None, ["node1"], {"node1": {VIP + "/24": "node2"}},
+    ("two holders", status(["node1", "node2"]), None, ["node1"], {"node1": {VIP: "node2"}},
      ["VIP 10.0.0.100/24 is held by 2 hosts at once: node1, node2",
       "WEB1: VIP 10.0.0.100/24 is held by node1, node2, the plan says node1: converge with site.yml, or undrain "
-      "the holder, before a drill"]),
+      "the holder, first"]),
 ]
 
 
@@ -118,4 +118,41 @@ def test_steps(results, instance, nodes, owners, problems):
     steps = _drill.steps(results, plan(), instance)
     assert (steps["nodes"], steps["owners"], steps["problems"]) == (nodes, owners, problems)
     if nodes:
-        assert steps["vips"] == [VIP] and steps["masters"] == {"node1": ["WEB1"]}
+        assert steps["vips"] == [VIP] and steps["down_files"] == {"node1": DOWN}
+        assert steps["masters"] == {"node1": ["WEB1"]} and steps["back"] == {"node1": owners["node1"]}
+
+
+def two_instances(results):
+    """WEB1 as before and DB (10.0.0.200), also held by node1, in the live state."""
+    for host, result in results.items():
+        result["instances"]["DB"] = dict(result["instances"]["WEB1"], name="DB", vips=["10.0.0.200/24"],
+                                         vips_present=["10.0.0.200/24"] if host == "node1" else [])
+    return results
+
+
+def test_steps_watch_every_vip_the_drain_moves_and_wait_only_for_those_that_come_back():
+    both = {"instances": plan()["instances"] + [dict(plan()["instances"][0], name="DB", vips=["10.0.0.200/24"],
+                                                     failures=[dict(ENTRY, failback_s=None)])]}
+    steps = _drill.steps(two_instances(status(["node1"])), both, "WEB1")
+    assert steps["problems"] == [] and steps["instances"] == {"node1": ["WEB1"]}
+    assert steps["vips"] == [VIP, "10.0.0.200"]
+    assert steps["owners"] == {"node1": {VIP: "node2", "10.0.0.200": "node2"}}
+    steps = _drill.steps(two_instances(status(["node1"])), both)
+    # DB has nopreempt: it stays on node2, so nothing waits for node1 to take it back.
+    assert steps["masters"] == {"node1": ["WEB1"]} and steps["back"] == {"node1": {VIP: "node2"}}
+
+
+@pytest.mark.parametrize("failures, problem", [
+    ([], "WEB1: no check of node1 watches a down file (a check: file script), so node1 cannot be drained"),
+    ([dict(ENTRY, holder="node3")], "WEB1: the live state has node2 take VIP 10.0.0.100/24 when node1 is drained, "
+                                    "the plan node3: converge with site.yml first"),
+], ids=["no down file", "another peer than the plan's"])
+def test_steps_refuse(failures, problem):
+    refused = {"instances": [dict(plan()["instances"][0], failures=failures)]}
+    assert problem in _drill.steps(status(["node1"]), refused)["problems"]
+
+
+def test_report_measures_only_the_instances_asked_for():
+    both = {"instances": plan()["instances"] + [dict(plan()["instances"][0], name="DB")]}
+    result = _drill.report([dict(run(CLEAN), instances=["WEB1"])], both)
+    assert [d["instance"] for d in result["drills"]] == ["WEB1"] and list(result["svg"]) == ["WEB1"]
