@@ -93,3 +93,23 @@ def test_once_writes_the_file_whole(tmp_path):
 def test_usage(tmp_path, argv, message):
     result = run_program("metrics", *[str(a).replace("OUT", str(tmp_path)) for a in argv])
     assert result.rc == 2 and message in result.err
+
+
+def test_vips_still_on_the_interface_while_keepalived_does_not_answer():
+    """A killed keepalived leaves its VIPs on the interface: they are still reported held, keepalived down."""
+    last = reading("2.2.7-master")
+
+    class Silent:
+        """A probe of a keepalived that does not answer, on a host whose addresses are the capture's."""
+
+        def status(self):
+            raise parse.DumpError("keepalived did not write its dumps")
+
+        def addresses(self):
+            return last["addresses"]
+
+    status = metrics.reading(Silent(), last)
+    lines = metrics.render(status, 1.0).splitlines()
+    assert "keepalived_up 0" in lines
+    assert 'keepalived_vrrp_vip_held{vip="192.168.158.100",vrrp_instance="VI_1"} 1' in lines
+    assert not [line for line in lines if line.startswith("keepalived_vrrp_state")]

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from .keepalived_state._keepalived_parse import DumpError
+from .keepalived_state._keepalived_parse import DumpError, address_set, vip_address
 from .keepalived_state._keepalived_probe import KeepalivedProbe
 
 STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
@@ -59,6 +59,8 @@ def render(status, now):
 
     instances = status.get("instances") or {} if status.get("running") else {}
     names = sorted(instances)
+    # While keepalived does not answer, the kernel still says which of its last known VIPs are here.
+    held = instances or status.get("last_instances") or {}
     family("keepalived_up", "gauge", "1 while keepalived runs and answered with its state.",
            [((), 1 if status.get("running") else 0)])
     family("keepalived_vrrp_state", "gauge", "1 for the state each VRRP instance is in.",
@@ -70,8 +72,8 @@ def render(status, now):
            [((("vrrp_instance", n),), instances[n].get("effective_priority")) for n in names
             if instances[n].get("effective_priority") is not None])
     family("keepalived_vrrp_vip_held", "gauge", "1 while this host carries the VIP on an interface.",
-           [((("vrrp_instance", n), ("vip", vip.split("/")[0])), int(vip in (instances[n].get("vips_present") or [])))
-            for n in names for vip in instances[n].get("vips") or []])
+           [((("vrrp_instance", n), ("vip", vip.split("/")[0])), int(vip in (held[n].get("vips_present") or [])))
+            for n in sorted(held) for vip in held[n].get("vips") or []])
     family("keepalived_vrrp_script_healthy", "gauge", "1 while a tracked script passes, 0 while it fails.",
            [((("vrrp_instance", n), ("script", s.get("name"))), SCRIPT_VALUES[s.get("status")]) for n in names
             for s in instances[n].get("track_scripts") or [] if s.get("status") in SCRIPT_VALUES])
@@ -113,13 +115,27 @@ def write_atomically(path, text):
         raise
 
 
-def reading(probe):
-    """One reading; keepalived that does not answer counts as not running."""
+def reading(probe, last):
+    """One reading; keepalived that does not answer counts as not running.
+
+    ``last`` is the last reading in which keepalived answered: while it does not, the VIPs it had
+    configured are still reported from the kernel's addresses (a killed keepalived leaves them on
+    the interface), so that an alert on who holds a VIP is not fooled.
+    """
     try:
-        return probe.status()
+        status = probe.status()
     except DumpError as exc:
         print("keepalived-check metrics: %s" % exc, file=sys.stderr)
-        return {"running": False}
+        status = {"running": False}
+    if not status.get("running") and (last or {}).get("instances"):
+        try:
+            here = address_set(probe.addresses())
+        except DumpError:
+            return status
+        status["last_instances"] = {name: {"vips": inst.get("vips") or [],
+                                           "vips_present": [v for v in inst.get("vips") or [] if vip_address(v) in here]}
+                                    for name, inst in last["instances"].items()}
+    return status
 
 
 def metrics_main(argv) -> int:
@@ -136,9 +152,13 @@ def metrics_main(argv) -> int:
         parser.error("--interval must be 0.5 to 3600 seconds")
     probe = KeepalivedProbe(run_command, keepalived_bin=shutil.which("keepalived") or "/usr/sbin/keepalived",
                             ip_bin=shutil.which("ip") or "/usr/sbin/ip", pid_file=opts.pid_file)
+    last = None
     while True:
         started = time.monotonic()
-        write_atomically(opts.output, render(reading(probe), time.time()))
+        status = reading(probe, last)
+        if status.get("running"):
+            last = status
+        write_atomically(opts.output, render(status, time.time()))
         if opts.once:
             return 0
         time.sleep(max(0.0, opts.interval - (time.monotonic() - started)))
