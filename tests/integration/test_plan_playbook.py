@@ -41,6 +41,7 @@ def test_plan_reads_the_inventory_alone(tmp_path, check):
     assert (inst["holder"], inst["succession"]) == ("node1", ["node1", "node2"])
     moved = {f["what"]: f["failover_s"] for f in inst["failures"] if "failover_s" in f}
     assert moved == {"check check_test fails on node1": [4.69, 10.04],
+                     "node1 drained (down file /etc/keepalived/down)": [4.69, 10.04],
                      "node1 stops (keepalived stopped, a clean shutdown)": [0.69, 1.04],
                      "node1 is lost (crash, power, network)": [2.69, 4.04]}
     assert "auth_pass" not in out.read_text() and "666" not in json.dumps(inst["failures"])
