@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +79,61 @@ def test_built_collection_installs_and_site_playbook_parses(tmp_path):
     rc, out = run(["ansible-doc", "-t", "filter", "-l", "failover.keepalived"], cwd=tmp_path, env=env)
     filters = len(list((TOP / "plugins" / "filter").glob("*.yml")))
     assert rc == 0 and "UNDOCUMENTED" not in out and out.count("failover.keepalived.") == filters, out
+
+
+def test_release_changelog_names_every_module_filter_and_role(tmp_path):
+    """What `antsibull-changelog release` writes for the version in galaxy.yml, run on a copy of the tree:
+    CHANGELOG.rst with every module, filter and role as new in this version (from their version_added)."""
+    copy = tmp_path / "ansible_collections" / "failover" / "keepalived"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=TOP, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = TOP / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            (copy / name).write_bytes(source.read_bytes())
+    rc, out = run(["antsibull-changelog", "release", "--date", "2026-12-06"], cwd=copy)
+    assert rc == 0, out
+    changelog = (copy / "CHANGELOG.rst").read_text()
+    version = yaml.safe_load((TOP / "galaxy.yml").read_text())["version"]
+    assert "\nv%s\n" % version in changelog, changelog[:500]
+    sections = {title: changelog.split(title + "\n", 1)[1].split("\n\n\n", 1)[0] if title + "\n" in changelog else ""
+                for title in ("New Modules", "New Roles", "Filter")}
+    for module in sorted((TOP / "plugins" / "modules").glob("*.py")):
+        assert "failover.keepalived.%s - " % module.stem in sections["New Modules"], module.stem
+    for filter_doc in sorted((TOP / "plugins" / "filter").glob("*.yml")):
+        assert "failover.keepalived.%s - " % filter_doc.stem in sections["Filter"], filter_doc.stem
+    for role in ROLES:
+        assert "failover.keepalived.%s - " % role in sections["New Roles"], role
+
+
+def test_installed_collections_satisfy_the_test_requirements():
+    """tests/requirements.yml names every collection the tests use besides this one; the installed
+    versions (from the pinned ansible package) must satisfy it, and galaxy.yml's dependency with it."""
+    from ansible.utils.version import SemanticVersion
+
+    proc = subprocess.run(["ansible-galaxy", "collection", "list", "--format", "json"], cwd=TOP,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    installed = {}
+    for collections in json.loads(proc.stdout).values():
+        for name, info in collections.items():
+            installed.setdefault(name, info["version"])
+    wanted = {c["name"]: c["version"] for c in yaml.safe_load((TOP / "tests/requirements.yml").read_text())["collections"]}
+    wanted_by_galaxy = yaml.safe_load((TOP / "galaxy.yml").read_text())["dependencies"]
+    assert set(wanted_by_galaxy) <= set(wanted), "galaxy.yml's dependencies belong in tests/requirements.yml too"
+    for name, spec in list(wanted.items()) + list(wanted_by_galaxy.items()):
+        assert name in installed, "%s is not installed" % name
+        have = SemanticVersion(installed[name])
+        for clause in spec.split(","):
+            op = clause.strip().rstrip("0123456789.")
+            bound = SemanticVersion(clause.strip()[len(op):])
+            assert {">=": have >= bound, "<": have < bound, "<=": have <= bound, ">": have > bound,
+                    "==": have == bound}[op], "%s %s does not satisfy %s" % (name, installed[name], spec)
+    # Every collection a test, scenario or lab file names is declared.
+    used = set()
+    for path in list(TOP.glob("molecule/**/*.yml")) + list(TOP.glob("lab/**/*")) + list(TOP.glob("tests/**/*.py")):
+        if path.is_file():
+            used.update(re.findall(r"\b(containers\.podman|community\.[a-z_]+|ansible\.posix)\.[a-z_]+\b",
+                                   path.read_text(errors="replace")))
+    assert used <= set(wanted), sorted(used - set(wanted))
