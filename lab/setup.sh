@@ -9,8 +9,9 @@ cd "$top"
 
 # prometheus: its promtool tests the example alert rules.
 # dpkg-dev: dpkg-scanpackages indexes the lab's package repository (lab/package-repo.sh).
+# openssh-client: the SSH path (the default scenario logs in to the host image with a key).
 host_packages=(podman runc mmdebstrap keepalived mariadb-server mariadb-client haproxy openssl curl psmisc prometheus
-  dpkg-dev)
+  dpkg-dev openssh-client)
 
 missing=()
 for pkg in "${host_packages[@]}"; do
@@ -38,6 +39,19 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "setup: installing the Python tool chain into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+fi
+
+# galaxy-importer (tests/lint/test_galaxy_importer.py) has an environment of its own: it caps attrs and
+# ansible-lint, which must not hold .venv back. Inside .venv, which git, the collection build and the
+# linters already leave out.
+req=.ci/requirements-importer.txt
+stamp=.venv/importer/.requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x .venv/importer/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing galaxy-importer into .venv/importer"
+  python3 -m venv .venv/importer
+  .venv/importer/bin/pip install -q --disable-pip-version-check -r "$req"
   echo "$want" > "$stamp"
 fi
 
