@@ -1,88 +1,41 @@
-"""Write each role's variable reference into its README from meta/argument_specs.yml.
+"""Write each role's variable reference into its README from meta/argument_specs.yml, with aar-doc.
 
-The table goes between <!-- BEGIN_ANSIBLE_DOCS --> and <!-- END_ANSIBLE_DOCS -->;
-everything else in the README is prose kept as written.
+aar-doc renders tools/role_docs.md.j2 between <!-- BEGIN_ANSIBLE_DOCS --> and <!-- END_ANSIBLE_DOCS -->;
+everything else in the README is prose kept as written. aar-doc itself only writes, so this renders into
+a temporary copy of each README and compares: a README is rewritten only when its section changed, and
+--check reports instead of writing.
 
-    python3 tools/role_docs.py           rewrite the READMEs
+    python3 tools/role_docs.py           rewrite the READMEs that are out of date
     python3 tools/role_docs.py --check   exit 1 if a README is out of date
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-import yaml
-
 TOP = Path(__file__).resolve().parents[1]
-BEGIN = "<!-- BEGIN_ANSIBLE_DOCS -->"
-END = "<!-- END_ANSIBLE_DOCS -->"
-MARKUP = re.compile(r"\b([CVOI])\(([^)]*)\)")
+TEMPLATE = TOP / "tools" / "role_docs.md.j2"
+SKELETON = "# %s\n\n## Variables\n\n<!-- BEGIN_ANSIBLE_DOCS -->\n<!-- END_ANSIBLE_DOCS -->\n"
 
 
-def plain(text):
-    """Turn Ansible doc markup (C(), V(), O(), I()) into Markdown."""
-    def repl(match):
-        kind, value = match.groups()
-        if kind == "O":
-            value = value.split(":")[-1]
-        return "`%s`" % value
-    return MARKUP.sub(repl, str(text)).replace("|", "\\|").replace("\n", " ")
-
-
-def describe(desc):
-    if isinstance(desc, list):
-        return " ".join(plain(d) for d in desc)
-    return plain(desc or "")
-
-
-def default_of(spec):
-    if "default" not in spec:
-        return "required" if spec.get("required") else ""
-    value = spec["default"]
-    return "`%s`" % (yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip())
-
-
-def type_of(spec):
-    kind = spec.get("type", "str")
-    if kind == "list" and spec.get("elements"):
-        kind = "list of %s" % spec["elements"]
-    if spec.get("choices"):
-        kind += " (%s)" % ", ".join(str(c) for c in spec["choices"])
-    return kind
-
-
-def rows(options, prefix=""):
-    for name, spec in options.items():
-        yield "| `%s%s` | %s | %s | %s |" % (prefix, name, type_of(spec), default_of(spec), describe(spec.get("description")))
-        if spec.get("options"):
-            sub = prefix + name + ("[]." if spec.get("type") == "list" else ".")
-            yield from rows(spec["options"], sub)
-
-
-def table(spec_file):
-    data = yaml.safe_load(spec_file.read_text())
-    out = []
-    for entry, spec in data["argument_specs"].items():
-        out.append("### Entry point `%s`\n" % entry)
-        out.append(describe(spec.get("short_description")) + "\n")
-        out.append("| variable | type | default | description |")
-        out.append("|---|---|---|---|")
-        out.extend(rows(spec.get("options") or {}))
-        out.append("")
-    return "\n".join(out)
-
-
-def render(readme, spec_file):
-    text = readme.read_text() if readme.exists() else "# %s\n\n## Variables\n\n%s\n%s\n" % (
-        readme.parent.name, BEGIN, END)
-    if BEGIN not in text or END not in text:
-        raise SystemExit("%s lacks the %s / %s markers" % (readme, BEGIN, END))
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    return "%s%s\n%s\n%s%s" % (head, BEGIN, table(spec_file), END, tail)
+def rendered(role: Path) -> str:
+    """The role's README as aar-doc leaves it, computed on a copy."""
+    readme = role / "README.md"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "README.md"
+        copy.write_text(readme.read_text() if readme.exists() else SKELETON % role.name)
+        # Run in the empty temporary directory, so that no stray .aar_doc.yml changes the options.
+        cmd = [sys.executable, "-m", "aar_doc.cli", "--output-file", str(copy), "--output-template", str(TEMPLATE),
+               str(role), "markdown"]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        if proc.returncode:
+            raise SystemExit("aar-doc failed on %s (rc %d; pinned in .ci/requirements.txt): %s" % (
+                readme.relative_to(TOP), proc.returncode, (proc.stdout + proc.stderr).strip()))
+        return copy.read_text()
 
 
 def main(argv=None) -> int:
@@ -91,8 +44,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stale = []
     for spec_file in sorted(TOP.glob("roles/*/meta/argument_specs.yml")):
-        readme = spec_file.parents[1] / "README.md"
-        new = render(readme, spec_file)
+        role = spec_file.parents[1]
+        readme = role / "README.md"
+        new = rendered(role)
         if not readme.exists() or readme.read_text() != new:
             stale.append(str(readme.relative_to(TOP)))
             if not args.check:
