@@ -3,9 +3,13 @@
 # podman on this kind of host needs runc (crun cannot drive hybrid cgroups).
 LAB_PODMAN_OPTS=(--runtime=runc)
 
-lab_image() {  # lab_image SUITE -> image name
-  echo "localhost/failover-keepalived-lab:$1"
+lab_image() {  # lab_image SUITE [VARIANT] -> image name (variants: lab/build-image.sh)
+  echo "localhost/failover-keepalived-${2:-lab}:$1"
 }
+
+# The unprivileged account of the host image, which the SSH path logs in as.
+# shellcheck disable=SC2034
+LAB_SSH_USER=ops
 
 # Options every lab container needs: systemd as PID 1, explicit rlimits
 # (the host lacks CAP_SYS_RESOURCE), and the capabilities VRRP needs.

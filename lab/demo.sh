@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job, on a fresh machine (as root): build the lab image if needed,
-# start two containers on an internal network, converge them with site.yml
-# and the seed's example inventory, and show who holds the VIP before and
-# after the down file is created on node1, and after it is removed.
+# The main job, on a fresh machine (as root): build the lab images if needed,
+# start two containers of the host image (a fresh Debian without keepalived)
+# on an internal network, their only package source the lab's repository of
+# real Debian packages; converge them with site.yml and the seed's example
+# inventory (the role installs keepalived), and show who holds the VIP before
+# and after the down file is created on node1, and after it is removed.
 #   lab/demo.sh            (keeps the lab running; lab/demo.sh --down removes it)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,7 @@ bash lab/setup.sh "$distro"
 # shellcheck source=/dev/null
 . .venv/bin/activate
 
+bash lab/package-repo.sh "$distro" >/dev/null
 lab_network "$net" "$subnet"
 i=10
 for pair in "${nodes[@]}"; do
@@ -36,11 +39,15 @@ for pair in "${nodes[@]}"; do
   container=${pair#*=}
   if ! "${podman[@]}" container exists "$container"; then
     "${podman[@]}" run -d --name "$container" --hostname "$name" --network "$net" --ip "192.168.157.$i" \
-      "${LAB_RUN_OPTS[@]}" "$(lab_image "$distro")" >/dev/null
+      -v "$top/.lab/repo/$distro:/srv/lab-repo:ro" "${LAB_RUN_OPTS[@]}" "$(lab_image "$distro" host)" >/dev/null
   fi
   "${podman[@]}" start "$container" >/dev/null
 done
 lab_wait_booted 120 fk-demo-node1 fk-demo-node2
+for pair in "${nodes[@]}"; do
+  "${podman[@]}" exec "${pair#*=}" sh -c ': > /etc/apt/sources.list; rm -f /etc/apt/sources.list.d/*;
+    echo "deb [trusted=yes] file:/srv/lab-repo/main ./" > /etc/apt/sources.list.d/lab.list'
+done
 
 # Use the collection from this checkout, and the example inventory's vars.
 work=$top/.lab/demo
