@@ -13,8 +13,9 @@ project's .venv Python. Everything it starts is named fkb-* and sits on internal
 
 converge  for each size N: N fresh containers, `playbooks/site.yml` with the classic profile (the seed's
           example, examples/two-node, generalised to N nodes), then the unchanged re-run, which must
-          report changed=0. Wall-clock seconds of ansible-playbook each. The containers are removed
-          after each size.
+          report changed=0, over the podman connection and again over SSH as the image's unprivileged
+          user with become and pipelining (the connection of molecule/default/inventory). Wall-clock
+          seconds of ansible-playbook each. The containers are removed after each size.
 failover  a converged pair per profile, classic (examples/two-node plus an http check on a web server)
           and fast (molecule/fast's group_vars): the down file created / removed on node1, and node1's
           web service stopped / started with systemctl; from that moment (stamped inside node1) to the
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import functools
 import importlib.metadata
 import json
 import os
@@ -138,6 +140,10 @@ class Lab:
         out = run(["bash", "lab/wait-booted.sh", "--timeout", "180"] + [c for _h, c, _a in nodes], cwd=TOP)
         if out.returncode != 0:
             raise BenchError(out.stderr.strip() or out.stdout.strip())
+        # The lab's SSH key, authorized for the image's user, for the figures over SSH.
+        for _host, container, _address in nodes:
+            self.exec(container, ["sh", "-c", f"umask 077 && cat > ~{ssh_user()}/.ssh/authorized_keys && "
+                                  f"chown {ssh_user()}: ~{ssh_user()}/.ssh/authorized_keys"], stdin=ssh_public_key())
 
     def exec(self, container, argv, stdin=None):
         out = run(self.podman + ["exec", "-i", container] + argv, input=stdin)
@@ -174,6 +180,8 @@ def ansible_env():
     env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    # The SSH connection variables come from molecule/default/inventory, whose key path starts there.
+    env["MOLECULE_PROJECT_DIRECTORY"] = str(TOP)
     return env
 
 
@@ -236,15 +244,45 @@ def fast_vars(env, vip):
     return group, {}
 
 
-def write_inventory(name, nodes, group, hostvars):
-    """.lab/bench/NAME/inventory: hosts, group_vars and host_vars as JSON (which YAML reads as well)."""
+@functools.lru_cache(maxsize=None)
+def ssh_user():
+    """The unprivileged account of the lab images (lab/common.sh)."""
+    return common('"$LAB_SSH_USER"')[0]
+
+
+def ssh_public_key():
+    key = run(["bash", "lab/ssh-key.sh"], cwd=TOP)
+    if key.returncode != 0:
+        raise BenchError(f"lab/ssh-key.sh: {key.stderr.strip()}")
+    return Path(key.stdout.strip() + ".pub").read_text()
+
+
+def ssh_connection(env):
+    """The SSH connection variables of molecule/default/inventory (user, become, pipelining, key, the
+    stream through podman exec into sshd), read from there so the two cannot differ."""
+    out = run([tool("ansible-inventory"), "-i", str(TOP / "molecule/default/inventory"), "--host", "node1"],
+              env=env, cwd=TOP)
+    if out.returncode != 0:
+        raise BenchError(f"ansible-inventory -i molecule/default/inventory: {out.stderr.strip()}")
+    found = json.loads(out.stdout)
+    wanted = {k: v for k, v in found.items() if k.startswith("ansible_") and k != "ansible_host"}
+    if wanted.get("ansible_connection") != "ansible.builtin.ssh" or wanted.get("ansible_user") != ssh_user():
+        raise BenchError(f"molecule/default/inventory no longer connects over SSH as {ssh_user()}: {wanted}")
+    return wanted
+
+
+def write_inventory(name, nodes, group, hostvars, connection=None):
+    """.lab/bench/NAME/inventory: hosts, group_vars and host_vars as JSON (which YAML reads as well);
+    over the podman connection unless connection gives other connection variables."""
     inv = WORK / name / "inventory"
     if inv.exists():
         shutil.rmtree(inv)
     (inv / "group_vars").mkdir(parents=True)
     hosts = {host: {"ansible_host": container} for host, container, _address in nodes}
-    (inv / "hosts.yml").write_text(json.dumps({"keepalived": {"vars": {
-        "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},
+    (inv / "hosts.yml").write_text(json.dumps({"keepalived": {"vars": connection or {
+        "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
+        # root over podman already, as the podman scenarios: no sudo round trip per task
+        "ansible_become": False},
         "hosts": hosts}}, indent=2) + "\n")
     (inv / "group_vars" / "keepalived.json").write_text(json.dumps(group, indent=2) + "\n")
     if hostvars:
@@ -315,8 +353,16 @@ def bench_converge(lab, env, sizes, results):
             listed = "; ".join(f"{task} on {host}" for task, host in tasks)
             raise BenchError(f"the re-run of site.yml on {size} nodes is not idempotent: changed "
                              f"{changed_again} ({listed}); log {WORK / f'converge-{size}-rerun.log'}")
+        # The same unchanged re-run over SSH: what an operator's re-run costs.
+        ssh_inv = write_inventory(f"converge-{size}-ssh", nodes, group, hostvars, connection=ssh_connection(env))
+        over_ssh, changed_ssh, tasks, _slow = converge(ssh_inv, env, forks, WORK / f"converge-{size}-rerun-ssh.log")
+        log(f"converge {size} nodes: unchanged re-run over SSH {over_ssh:.1f} s, changed={sum(changed_ssh.values())}")
+        if sum(changed_ssh.values()):
+            listed = "; ".join(f"{task} on {host}" for task, host in tasks)
+            raise BenchError(f"the re-run of site.yml over SSH on {size} nodes changed {changed_ssh} ({listed})")
         holder = failover.wait_holder(nodes[0][1], nodes[1][1], vip.split("/", maxsplit=1)[0], timeout=30)
         results.append({"nodes": size, "forks": forks, "first_s": round(first, 2), "rerun_s": round(again, 2),
+                        "rerun_ssh_s": round(over_ssh, 2),
                         "first_changed": sum(changed_first.values()), "rerun_changed": 0,
                         "vip_on_node1": holder, "priorities": group["keepalived_instances"][0]["priorities"],
                         "slowest_tasks_first": slow_first, "slowest_tasks_rerun": slow_again})
@@ -440,6 +486,9 @@ def rows(results):
         table.append(("converge", f"site.yml on {n} fresh nodes (forks {item['forks']})",
                       f"{item['first_s']:.1f} s", "", "1"))
         table.append(("converge", f"site.yml re-run on {n} nodes, changed=0", f"{item['rerun_s']:.1f} s", "", "1"))
+        if "rerun_ssh_s" in item:
+            table.append(("converge", f"  ... over SSH as {ssh_user()}, become, pipelining",
+                          f"{item['rerun_ssh_s']:.1f} s", "", "1"))
     names = {"down file": ("down file created on node1: VIP on node2", "down file removed: VIP back on node1"),
              "web stopped": ("web.service stopped on node1: VIP on node2", "web.service started: VIP back on node1")}
     for profile in ("classic", "fast"):

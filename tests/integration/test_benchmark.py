@@ -37,6 +37,7 @@ def test_benchmark_small_run(tmp_path):
     assert results["machine"]["cores"] >= 1
     (converge,) = results["converge"]
     assert converge["nodes"] == 2 and converge["first_s"] > 0 and converge["rerun_s"] > 0
+    assert converge["rerun_ssh_s"] > 0
     for profile in ("classic", "fast"):
         faults = results["failover"][profile]["faults"]
         assert sorted(faults) == ["down file", "web stopped"]
