@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated checks to run (file,process,systemd,http,tcp,mysql)")
     opts = parser.parse_args(argv)
     only = set(opts.only.split(",")) if opts.only else None
-    program = [opts.python or "/usr/bin/python3", "-I", "-c",
+    program = [opts.python or "/usr/bin/python3", "-I", "-S", "-c",
                "import sys; sys.argv[0] = 'keepalived-check'; sys.path.insert(0, %r); "
                "from keepalived_check.cli import main; sys.exit(main())" % str(LIB)]
 

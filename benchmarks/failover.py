@@ -267,7 +267,7 @@ def cpu_table(seconds, counts=(1, 5, 20), show=True):
     lib.mkdir()
     shutil.copytree(PACKAGE, lib / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(lib)], check=True)
-    launcher = [sys.executable, "-I", "-c", "import sys; sys.argv[0] = 'keepalived-check'; "
+    launcher = [sys.executable, "-I", "-S", "-c", "import sys; sys.argv[0] = 'keepalived-check'; "
                 f"sys.path.insert(0, {str(lib)!r}); from keepalived_check.cli import main; sys.exit(main())"]
     down = work / "down"
 

@@ -47,8 +47,8 @@ def launcher_code(lib_dir):
     """The Python code (-c) that the launcher runs, for lib_dir."""
     exec_line = next(line for line in render_launcher("python3", lib_dir).splitlines() if line.startswith("exec "))
     words = shlex.split(exec_line)
-    assert words[2:4] == ["-I", "-c"], exec_line
-    return words[4]
+    assert words[2:5] == ["-I", "-S", "-c"], exec_line
+    return words[5]
 
 
 # The launcher's code for the lib dir of this checkout: tests start the program as a host does.
@@ -69,7 +69,7 @@ def program_module(name=""):
 
 def program_argv(python=None):
     """The command that starts the program as its own process (with the given interpreter, default this one)."""
-    return [python or sys.executable, "-I", "-c", BOOT]
+    return [python or sys.executable, "-I", "-S", "-c", BOOT]
 
 
 @dataclass

@@ -359,11 +359,11 @@ def test_a_reload_with_a_bad_config_keeps_the_running_checks(tmp_path, start_run
 
 @pytest.mark.parametrize("argv, orig_argv, expected", [
     (["keepalived-check", "runner", "--config", "/c"],
-     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/c"],
-     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/new", "--resume"]),
+     ["/usr/bin/python3", "-I", "-S", "-c", "CODE", "runner", "--config", "/c"],
+     ["/usr/bin/python3", "-I", "-S", "-c", "CODE", "runner", "--config", "/new", "--resume"]),
     (["keepalived-check", "runner", "--config", "/c", "--resume"],
-     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/c", "--resume"],
-     ["/usr/bin/python3", "-I", "-c", "CODE", "runner", "--config", "/new", "--resume"]),
+     ["/usr/bin/python3", "-I", "-S", "-c", "CODE", "runner", "--config", "/c", "--resume"],
+     ["/usr/bin/python3", "-I", "-S", "-c", "CODE", "runner", "--config", "/new", "--resume"]),
 ])
 def test_reexec_command_line(argv, orig_argv, expected):
     assert runner_module.reexec_argv("/new", argv=argv, orig_argv=orig_argv) == expected
@@ -371,5 +371,5 @@ def test_reexec_command_line(argv, orig_argv, expected):
 
 def test_reexec_command_line_without_orig_argv():
     command = runner_module.reexec_argv("/c", argv=["keepalived-check", "runner"], orig_argv=[], executable="/py")
-    assert command[:3] == ["/py", "-I", "-c"] and command[-4:] == ["runner", "--config", "/c", "--resume"]
-    assert "from keepalived_check.cli import main" in command[3]
+    assert command[:4] == ["/py", "-I", "-S", "-c"] and command[-4:] == ["runner", "--config", "/c", "--resume"]
+    assert "from keepalived_check.cli import main" in command[4]

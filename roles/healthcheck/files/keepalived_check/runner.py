@@ -283,7 +283,7 @@ def resume(checks):
 def reexec_argv(config, argv=None, orig_argv=None, executable=None):
     """The command line that starts this runner again with --resume (pure, for the tests).
 
-    The interpreter's own arguments (the launcher's -I -c ...) come from sys.orig_argv where Python
+    The interpreter's own arguments (the launcher's -I -S -c ...) come from sys.orig_argv where Python
     has it (3.10+); elsewhere the package is started the launcher's way from its own directory.
     """
     argv = sys.argv if argv is None else argv
@@ -295,7 +295,7 @@ def reexec_argv(config, argv=None, orig_argv=None, executable=None):
     lib = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = (f"import sys; sys.argv[0] = {PROG!r}; sys.path.insert(0, {lib!r}); "
             "from keepalived_check.cli import main; sys.exit(main())")
-    return [executable, "-I", "-c", code] + program
+    return [executable, "-I", "-S", "-c", code] + program
 
 
 def fail_all(checks):
