@@ -25,6 +25,9 @@ from __future__ import annotations
 RACE_S = 0.05
 # Added to every upper bound: a check program's start, keepalived's processing, a loaded host.
 SLACK_S = 0.35
+# With sub-second adverts, a first backup whose skew is longer than this leaves the VIP unheld after a
+# priority-0 advert for longer than the priorities need to.
+SLOW_SKEW_S = 0.01
 
 
 def _num(value, default=1.0):
@@ -221,6 +224,15 @@ def instance_plan(name, members):
             warnings.append("%s and %s start their takeover %.0f ms apart: on a busy host %s may hold the VIP for a "
                             "moment before %s (priorities further apart widen the gap)"
                             % (backups[0], backups[1], gap * 1000, backups[1], backups[0]))
+    if holder and backups and by_host[holder]["advert"] < 1:
+        first = by_host[backups[0]]
+        skew = _skew(first, first["advert"])
+        if skew > SLOW_SKEW_S:
+            top = dict(first, priority=253)
+            warnings.append("%s takes over %.0f ms after %s's priority-0 advert (the skew of priority %d at advert "
+                            "%g s): priorities near the top, e.g. %s 254 and %s 253, take %.1f ms"
+                            % (backups[0], skew * 1000, holder, first["priority"], first["advert"], holder,
+                               backups[0], _skew(top, top["advert"]) * 1000))
     never = [c["name"] for c in by_host[holder]["checks"] if _holder(dict(healthy, **{
         holder: _failed(by_host[holder], [c])}))[0] == holder] if holder else []
     for check in never:

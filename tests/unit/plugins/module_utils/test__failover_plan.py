@@ -87,6 +87,19 @@ def test_three_nodes_name_the_race_between_the_backups():
                                 "VIP for a moment before node2 (priorities further apart widen the gap)"]
 
 
+@pytest.mark.parametrize("priorities, warning", [
+    ({"node1": 100, "node2": 80}, "node2 takes over 69 ms after node1's priority-0 advert (the skew of priority 80 at "
+                                  "advert 0.1 s): priorities near the top, e.g. node1 254 and node2 253, take 1.2 ms"),
+    ({"node1": 254, "node2": 253}, None),
+    ({"node1": 254, "node2": 230}, "node2 takes over 10 ms after node1's priority-0 advert (the skew of priority 230 "
+                                   "at advert 0.1 s): priorities near the top, e.g. node1 254 and node2 253, take "
+                                   "1.2 ms"),
+], ids=["seed priorities", "near the top", "just too slow"])
+def test_sub_second_adverts_name_a_slow_first_backup(priorities, warning):
+    inst = plan_of(views(priorities, vrrp_version=3, advert_int=0.1, auth_pass=None))
+    assert inst["warnings"] == ([warning] if warning else [])
+
+
 def test_a_tie_is_named():
     # node2's own copy of the check adds 20 while it passes: 80 + 20 = node1's 100.
     v = views()
