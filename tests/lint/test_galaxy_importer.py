@@ -18,12 +18,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from lint_support import run_logged
 
 TOP = Path(__file__).resolve().parents[2]
 VENV = TOP / ".venv" / "importer"
@@ -87,24 +87,6 @@ def importer_environment(config):
     return env
 
 
-def run_in_own_session(cmd, cwd, env, log):
-    with open(log, "w", encoding="utf-8") as out:
-        # A session of its own, so that a timeout stops ansible-lint and flake8 too.
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            rc = "timed out after %d s" % TIMEOUT
-    return rc, log.read_text(encoding="utf-8", errors="replace")
-
-
 def tree_for_import(copy):
     """The collection's files as git sees them. The importer refuses metadata without a repository address
     before it checks anything else; galaxy.yml names none while none is published, so the copy gets this
@@ -147,7 +129,7 @@ def imported(tmp_path_factory):
 
     config = importer_config(work)
     cmd = [unshare, "--net", str(python), "-m", "galaxy_importer.main", tarballs[0].name]
-    rc, log = run_in_own_session(cmd, work, importer_environment(config), work / "importer.log")
+    rc, log = run_logged(cmd, work / "importer.log", TIMEOUT, cwd=work, env=importer_environment(config))
     # The importer writes its result to importer_result.json in its working directory.
     result_file = work / "importer_result.json"
     result = json.loads(result_file.read_text()) if result_file.is_file() else None

@@ -7,12 +7,10 @@ runs tests/unit (see the header of .ci/sanity.sh).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
+from lint_support import run_logged
 
 TOP = Path(__file__).resolve().parents[2]
 # A run with warm caches takes about a minute; the first one also creates
@@ -22,22 +20,7 @@ TIMEOUT = 1800
 
 @pytest.mark.sanity
 def test_ansible_test_sanity(tmp_path):
-    log = tmp_path / "sanity.log"
-    with open(log, "w", encoding="utf-8") as out:
-        # A session of its own, so that a timeout stops ansible-test too.
-        proc = subprocess.Popen(["bash", ".ci/sanity.sh", "sanity"], cwd=TOP, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            rc = "timed out after %d s" % TIMEOUT
-    text = log.read_text(encoding="utf-8", errors="replace")
+    rc, text = run_logged(["bash", ".ci/sanity.sh", "sanity"], tmp_path / "sanity.log", TIMEOUT, cwd=TOP)
     for line in text.splitlines():
         if line.startswith("== done"):
             print(line)
