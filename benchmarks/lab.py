@@ -141,9 +141,9 @@ class Lab:
         if out.returncode != 0:
             raise BenchError(out.stderr.strip() or out.stdout.strip())
         # The lab's SSH key, authorized for the image's user, for the figures over SSH.
-        for _host, container, _address in nodes:
-            self.exec(container, ["sh", "-c", f"umask 077 && cat > ~{ssh_user()}/.ssh/authorized_keys && "
-                                  f"chown {ssh_user()}: ~{ssh_user()}/.ssh/authorized_keys"], stdin=ssh_public_key())
+        out = run(["bash", "lab/ssh-key.sh"] + [c for _h, c, _a in nodes], cwd=TOP)
+        if out.returncode != 0:
+            raise BenchError(f"lab/ssh-key.sh: {out.stderr.strip()}")
 
     def exec(self, container, argv, stdin=None):
         out = run(self.podman + ["exec", "-i", container] + argv, input=stdin)
@@ -248,13 +248,6 @@ def fast_vars(env, vip):
 def ssh_user():
     """The unprivileged account of the lab images (lab/common.sh)."""
     return common('"$LAB_SSH_USER"')[0]
-
-
-def ssh_public_key():
-    key = run(["bash", "lab/ssh-key.sh"], cwd=TOP)
-    if key.returncode != 0:
-        raise BenchError(f"lab/ssh-key.sh: {key.stderr.strip()}")
-    return Path(key.stdout.strip() + ".pub").read_text()
 
 
 def ssh_connection(env):
