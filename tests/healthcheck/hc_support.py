@@ -165,6 +165,20 @@ def pids_with_cmdline(marker):
     return found
 
 
+def pids_left(marker, within=2.0):
+    """Processes whose command line holds marker that are still there `within` seconds from now.
+
+    A SIGKILL is delivered asynchronously: a killed process may still be listed the instant the
+    program that killed it returns, so "nothing is left" means "gone within a short time".
+    """
+    end = time.monotonic() + within
+    while True:
+        found = pids_with_cmdline(marker)
+        if not found or time.monotonic() >= end:
+            return found
+        time.sleep(0.05)
+
+
 def need_binary(name, package):
     path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
     if path is None:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from hc_support import BOOT, CHECK_PASSWORD, free_port, pids_with_cmdline, program_module, replica_running, wait_for
+from hc_support import BOOT, CHECK_PASSWORD, free_port, pids_left, program_module, replica_running, wait_for
 
 mysql = program_module("checks.mysql")
 
@@ -85,7 +85,7 @@ def test_mysql_hung_server_is_killed_at_the_hard_timeout(mariadb_pair, silent_li
     assert result.rc == 1
     assert result.elapsed < 1.8, result.elapsed
     assert result.reason == "keepalived-check mysql: mysql client: no result within the --timeout of 1s, gave up"
-    assert pids_with_cmdline(str(defaults)) == []
+    assert pids_left(str(defaults)) == []
 
 
 def test_mysql_hung_server_within_the_check_timeout(mariadb_pair, silent_listener, tmp_path, run_cli):
@@ -94,7 +94,7 @@ def test_mysql_hung_server_within_the_check_timeout(mariadb_pair, silent_listene
     result = run_cli("--timeout", "1", "mysql", "--defaults-file", defaults)
     assert result.rc == 1
     assert result.elapsed < 1.8, result.elapsed
-    assert pids_with_cmdline(str(defaults)) == []
+    assert pids_left(str(defaults)) == []
 
 
 # --- mysql-replication -----------------------------------------------------------------------------

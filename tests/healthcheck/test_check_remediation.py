@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hc_support import free_port, pids_with_cmdline, program_argv, program_module, wait_for
+from hc_support import free_port, pids_left, program_argv, program_module, wait_for
 
 remediation = program_module("remediation")
 
@@ -287,8 +287,8 @@ def test_hung_remediation_is_killed_with_its_children(tmp_path, run_cli):
     assert result.rc == 1
     assert result.elapsed < 2.1, result.elapsed
     assert result.err.count("\n") == 1
-    assert pids_with_cmdline("sleep 30.123") == []
-    assert pids_with_cmdline("sleep 30.456") == []
+    assert pids_left("sleep 30.123") == []
+    assert pids_left("sleep 30.456") == []
 
 
 def test_hard_timeout_fires_even_when_the_check_would_wait_longer(http_server, run_cli):
@@ -318,7 +318,7 @@ def test_hung_systemctl_style_child_is_killed(tmp_path, run_cli):
                      "--remediate-settle", "0", "--remediate-state", tmp_path / "s.json", "file", "--path", down)
     assert result.rc == 1
     assert result.elapsed < 1.6
-    assert pids_with_cmdline(marker) == []
+    assert pids_left(marker) == []
 
 
 # --- syslog --------------------------------------------------------------------------------------

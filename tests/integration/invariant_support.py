@@ -1060,12 +1060,17 @@ echo '=== done'
                  "    priority 10", "    virtual_ipaddress {", "        192.0.2.250/32", "    }", "    track_script {"]
         conf += ["        %s" % name for name in names] + ["    }", "}"]
         self.put({"/cases-split/keepalived.conf": ("\n".join(conf) + "\n", 0o644)})
-        # Until every script is dumped (30 s at most), then SIGINT.
+        # Until every script is dumped (30 s at most), then SIGINT, and SIGKILL 10 s later if it is still
+        # there (a SIGINT that comes before keepalived handles signals must not leave `wait` hanging).
+        # The log exists before the loop counts its lines: an empty count would end the loop at once.
         out = self.sh(
+            ": >/tmp/split.log; "
             "keepalived --vrrp -n -l -d -p /run/split.pid -r /run/split-vrrp.pid -f /cases-split/keepalived.conf "
-            ">/tmp/split.log 2>&1 & pid=$!; i=0; "
-            "while [ $i -lt 300 ] && [ $(grep -c 'Command = ' /tmp/split.log) -lt %d ]; do sleep 0.1; i=$((i+1)); done; "
-            "kill -INT $pid; wait $pid; cat /tmp/split.log" % len(names), timeout=120).stdout.decode(errors="replace")
+            ">>/tmp/split.log 2>&1 & pid=$!; i=0; "
+            "while [ $i -lt 300 ] && [ \"$(grep -c 'Command = ' /tmp/split.log)\" -lt %d ]; do sleep 0.1; i=$((i+1)); done; "
+            "kill -INT $pid; (sleep 10; kill -KILL $pid) >/dev/null 2>&1 & guard=$!; wait $pid; kill $guard; "
+            "cat /tmp/split.log"
+            % len(names), timeout=120).stdout.decode(errors="replace")
         found, current = {}, None
         for text in out.splitlines():
             match = re.search(r"VRRP Script = (\S+)$", text)

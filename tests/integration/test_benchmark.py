@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 TOP = Path(__file__).resolve().parents[2]
+# How far apart two stamps of one moment may be: each is taken by a process reading an event stream.
+STAMP_JITTER_S = 0.05
 
 pytestmark = [
     pytest.mark.containers,
@@ -44,9 +46,10 @@ def test_benchmark_small_run(tmp_path):
         for fault in faults.values():
             for figure in (fault["failover"], fault["failback"], fault["served_failover"], fault["served_failback"]):
                 assert len(figure["trials_s"]) == 2 and figure["best_s"] > 0, figure
-            # In every trial the client is answered by the new holder only after it took the VIP.
+            # In every trial the client is answered by the new holder only after it took the VIP (both moments
+            # are stamped by processes reading events, so on a loaded machine either stamp may come late).
             for key in ("failover", "failback"):
-                assert all(served >= held for served, held in
+                assert all(served >= held - STAMP_JITTER_S for served, held in
                            zip(fault["served_" + key]["trials_s"], fault[key]["trials_s"])), fault
     assert (results["failover"]["fast"]["faults"]["down file"]["failover"]["worst_s"]
             < results["failover"]["classic"]["faults"]["down file"]["failover"]["best_s"])
