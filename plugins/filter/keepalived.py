@@ -54,6 +54,11 @@ def keepalived_drain_plan(results, host):
     return _report.drain_plan(_plain(results), host)
 
 
+def keepalived_drain_effects(plan, host, down_file=None):
+    """The down file of ``host`` and its effective priorities drained and healthy again, from the failover plan."""
+    return _drill.drain_effects(_plain(plan), host, down_file)
+
+
 def keepalived_undrain_instances(results, host):
     """Instances ``host`` should be MASTER of again after an undrain."""
     return _report.undrain_instances(_plain(results), host)
@@ -91,6 +96,7 @@ class FilterModule:
             "keepalived_vip_problems": keepalived_vip_problems,
             "keepalived_vip_holders": keepalived_vip_holders,
             "keepalived_drain_plan": keepalived_drain_plan,
+            "keepalived_drain_effects": keepalived_drain_effects,
             "keepalived_undrain_instances": keepalived_undrain_instances,
             "keepalived_drill_steps": keepalived_drill_steps,
             "keepalived_drill_report": keepalived_drill_report,

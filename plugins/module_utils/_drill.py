@@ -23,6 +23,45 @@ def drain_entry(inst, node):
     return next((f for f in inst["failures"] if f.get("drained") == node), None)
 
 
+def _shown(priority):
+    """An effective priority as keepalived shows it: within 1..254 (None, FAULT, as it is)."""
+    return None if priority is None else min(max(priority, 1), 254)
+
+
+def drain_effects(plan, node, down_file=None):
+    """What the down file does to ``node``'s effective priorities, from the failover plan of the inventory.
+
+    ``down_file``: the file to create; by default the one ``node``'s checks watch (refused when there
+    are several, or none). Returns ``down_file``, ``drained`` (instance -> the node's effective
+    priority once keepalived counts the check failed, None for FAULT), ``healthy`` (the same once it
+    counts it passing again; only the instances the file moves) and ``problems`` (a drain or undrain
+    that could not be waited for: nothing would tell when keepalived has acted on it).
+    """
+    members = [i for i in plan["instances"] if node in (i.get("priorities") or {})]
+    files = sorted({f["down_file"] for i in members for f in i["failures"] if f.get("drained") == node})
+    problems = []
+    if not members:
+        problems.append("%s is in no VRRP instance of the inventory" % node)
+    elif not files:
+        problems.append("no check of %s watches a down file (a check: file script), so nothing drains it: add one "
+                        "to its keepalived_checks" % node)
+    elif down_file in (None, "") and len(files) > 1:
+        problems.append("the checks of %s watch several down files (%s): say which with -e down_file=PATH"
+                        % (node, ", ".join(files)))
+    elif down_file not in (None, "") and down_file not in files:
+        problems.append("no check of %s watches %s (its checks watch %s): drop -e down_file, or name one of those"
+                        % (node, down_file, ", ".join(files)))
+    if down_file in (None, "") and len(files) == 1:
+        down_file = files[0]
+    drained, healthy = {}, {}
+    for inst in members:
+        entry = next((f for f in inst["failures"] if f.get("drained") == node and f["down_file"] == down_file), None)
+        if entry is not None:
+            drained[inst["name"]] = _shown(entry["priorities"][node])
+            healthy[inst["name"]] = _shown(inst["priorities"][node])
+    return {"down_file": down_file, "drained": drained, "healthy": healthy, "problems": problems}
+
+
 def steps(results, plan, instance=None):
     """Which nodes a drill (or an upgrade) drains, one after another, and why it must not start.
 

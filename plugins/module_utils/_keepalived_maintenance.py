@@ -7,7 +7,7 @@ Private to the failover.keepalived collection (leading underscore). The
 decisions are pure functions of the parameters, of whether the down file is
 there and of readings as _keepalived_parse builds them: what the switch
 changes (``switch``), what a wait watches and how it words its progress
-(``wait_plan``, ``vips_gone``, ``all_master``), which VIPs a host holds
+(``wait_plan``, ``vips_gone``, ``all_master``, ``priorities_reached``), which VIPs a host holds
 (``vips_now``) and the closing message (``done_msg``). ``run_maintenance``
 strings them together with a probe, the waiting loop of _keepalived_wait and
 the file layer of _fileops; ``run`` is the module.
@@ -93,20 +93,73 @@ def all_master(names, status):
     return not pending, ('; '.join(pending) or 'all MASTER')
 
 
-def wait_plan(state, vips_before, names):
+def wanted_priorities(value):
+    """O(wait_for_priority) as {instance: int, or None for FAULT}; raises ValueError naming a bad entry."""
+    wanted = {}
+    for name, prio in sorted((value or {}).items()):
+        if prio is None or (isinstance(prio, str) and prio.strip().lower() in ('', 'none', 'null', 'fault')):
+            wanted[str(name)] = None
+            continue
+        try:
+            wanted[str(name)] = int(prio)
+        except (TypeError, ValueError):
+            raise ValueError('wait_for_priority: %s: %r is not a priority (an integer, or null for FAULT)'
+                             % (name, prio)) from None
+    return wanted
+
+
+def priorities_reached(wanted, status):
+    """(met, seen): every instance of WANTED shows its effective priority there (None: is in FAULT).
+
+    This is keepalived having acted on the switch: its check counted failed (or healthy again) and the
+    instance's priority changed, which the VIPs alone do not tell on a node that holds none.
+    """
+    pending = []
+    for name, prio in sorted(wanted.items()):
+        inst = status['instances'].get(name) if status['running'] else None
+        goal = 'FAULT' if prio is None else 'priority %d' % prio
+        if inst is None:
+            pending.append('%s %s (waiting for %s)' % (name, 'missing' if status['running'] else 'STOP', goal))
+        elif prio is None and inst['state'] != 'FAULT':
+            pending.append('%s %s (waiting for FAULT)' % (name, inst['state']))
+        elif prio is not None and (inst['state'] == 'FAULT' or inst.get('effective_priority') != prio):
+            pending.append('%s %s priority %s (waiting for %s)' % (
+                name, inst['state'], inst.get('effective_priority'), goal))
+    return not pending, ('; '.join(pending) or 'priorities as planned')
+
+
+def _both(first, second):
+    """A check met when FIRST and SECOND both are; what is seen of the pending one(s)."""
+    def check(status):
+        met1, seen1 = first(status)
+        met2, seen2 = second(status)
+        return met1 and met2, '; '.join(seen for met, seen in ((met1, seen1), (met2, seen2)) if not met) or seen1
+    return check
+
+
+def wait_plan(state, vips_before, names, priorities=None):
     """What to wait for after the switch: (full reading needed, check(status), goal in words).
 
     A drain waits for the VIPs held before to leave, which the addresses
     alone tell; a return waits for NAMES to be MASTER, which needs
     keepalived's own state (or only the addresses when NAMES is empty).
+    PRIORITIES ({instance: effective priority, None for FAULT}) are waited
+    for as well, from keepalived's own state.
     """
+    watched, names, wanted = list(vips_before), list(names or []), dict(priorities or {})
+
+    def switched(status):
+        return vips_gone(watched, status) if state == 'drained' else all_master(names, status)
+
     if state == 'drained':
-        watched = list(vips_before)
-        return (False, lambda status: vips_gone(watched, status),
-                'VIPs %s to leave this host' % (', '.join(watched) or '(none)'))
-    names = list(names or [])
-    return (bool(names), lambda status: all_master(names, status),
-            'instances %s to be MASTER' % (', '.join(names) or '(none)'))
+        full, goal = False, 'VIPs %s to leave this host' % (', '.join(watched) or '(none)')
+    else:
+        full, goal = bool(names), 'instances %s to be MASTER' % (', '.join(names) or '(none)')
+    if not wanted:
+        return full, switched, goal
+    return (True, _both(switched, lambda status: priorities_reached(wanted, status)),
+            '%s and %s' % (goal, ', '.join('%s %s' % (name, 'FAULT' if prio is None else 'priority %d' % prio)
+                                           for name, prio in sorted(wanted.items()))))
 
 
 def vips_now(before, status):
@@ -149,6 +202,11 @@ def run_maintenance(probe, params, check_mode=False):
     result = switch(path, state, os.path.lexists(path))
     changed = result['changed']
     try:
+        priorities = wanted_priorities(params.get('wait_for_priority'))
+    except ValueError as exc:
+        result.update(failed=True, changed=False, msg=str(exc))
+        return result
+    try:
         before = probe.status()
     except DumpError as exc:
         result.update(failed=True, msg='cannot read keepalived state: %s' % exc)
@@ -177,7 +235,7 @@ def run_maintenance(probe, params, check_mode=False):
         result['msg'] = 'done, not waiting'
         return result
 
-    full, check, goal = wait_plan(state, before['vips_held'], params.get('wait_for_state'))
+    full, check, goal = wait_plan(state, before['vips_held'], params.get('wait_for_state'), priorities)
     met, elapsed, status, seen = wait_until(
         probe.status if full else probe.vip_status, check, params['timeout'], params.get('poll_interval', 1.0),
         clock=probe.clock, sleep=probe.sleep)

@@ -18,7 +18,8 @@ description:
     it. Only the file's presence counts; an existing file is left as it is.
   - With O(wait=true) the module then waits, up to O(timeout) seconds, until the VIPs this host
     held before have left it (V(drained)), or until the instances in O(wait_for_state) are
-    C(MASTER) again (V(active)).
+    C(MASTER) again (V(active)), and until the instances in O(wait_for_priority) show the
+    effective priority given there.
   - The VIPs held before and after are read as M(failover.keepalived.keepalived_status) reads
     them, from keepalived's own dumps and the kernel's addresses.
   - Needs root (O(ignore:become=true)).
@@ -66,6 +67,16 @@ options:
     type: list
     elements: str
     default: []
+  wait_for_priority:
+    description:
+      - VRRP instance name -> the effective priority this node must show in it before the module returns,
+        or V(null) for the instance in C(FAULT); waited for together with the VIPs or the states above.
+      - This is keepalived having acted on the switch (the tracking script counted failed, or healthy
+        again), which the VIPs alone do not show on a node that holds none. C(playbooks/maintenance.yml)
+        takes the values from the failover plan of the inventory
+        (P(failover.keepalived.keepalived_drain_effects#filter)).
+    type: dict
+    default: {}
   timeout:
     description:
       - Seconds to wait before failing.
@@ -112,6 +123,14 @@ EXAMPLES = r"""
     wait_for_state:
       - VI_1
     timeout: 30
+  become: true
+
+- name: Drain this node and wait until keepalived has acted on it (priority 50 in VI_1, VI_2 in FAULT)
+  failover.keepalived.keepalived_maintenance:
+    state: drained
+    wait_for_priority:
+      VI_1: 50
+      VI_2: null
   become: true
 
 - name: Remove the down file without waiting
@@ -196,6 +215,7 @@ def main():
             reason=dict(type='str', default='drained by failover.keepalived.keepalived_maintenance'),
             wait=dict(type='bool', default=True),
             wait_for_state=dict(type='list', elements='str', default=[]),
+            wait_for_priority=dict(type='dict', default={}),
             timeout=dict(type='float', default=60.0),
             poll_interval=dict(type='float', default=1.0),
             pid_file=dict(type='path', default='/run/keepalived.pid'),

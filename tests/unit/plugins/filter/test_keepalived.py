@@ -267,6 +267,20 @@ def _plan_of_views():
     return FILTERS["keepalived_failover_plan"](FILTERS["keepalived_model"](views()))
 
 
+def _templated_plan():
+    """The plan of views() with its instances as a template."""
+    plain = _plan_of_views()
+    return plain, dict(plain, instances=trust_as_template("{{ instances }}")), {"instances": plain["instances"]}
+
+
+def test_keepalived_drain_effects_of_the_plan():
+    # views() track no check, so nothing would act on a down file of node1.
+    effects = FILTERS["keepalived_drain_effects"](_plan_of_views(), "node1")
+    assert effects == {"down_file": None, "drained": {}, "healthy": {}, "problems": [
+        "no check of node1 watches a down file (a check: file script), so nothing drains it: add one to its "
+        "keepalived_checks"]}
+
+
 def _templated_runs():
     """One drill run of node1 whose watches are templates, as hostvars extracts make them."""
     vip = _plan_of_views()["instances"][0]["vips"][0].split("/")[0]
@@ -298,6 +312,7 @@ INPUTS = [
     ("keepalived_vip_problems", lambda group: _templated_results(group, "node1 stopped"), ()),
     ("keepalived_vip_holders", lambda group: _templated_results(group, "healthy"), ()),
     ("keepalived_drain_plan", lambda group: _templated_results(group, "healthy"), ("node2",)),
+    ("keepalived_drain_effects", lambda group: _templated_plan(), ("node1",)),
     ("keepalived_undrain_instances", lambda group: _templated_results(group, "node1 drained"), ("node1",)),
     ("keepalived_drill_steps", lambda group: _templated_results(group, "healthy"), (_plan_of_views(),)),
     ("keepalived_drill_report", lambda group: _templated_runs(), (_plan_of_views(),)),

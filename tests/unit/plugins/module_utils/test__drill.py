@@ -156,3 +156,41 @@ def test_report_measures_only_the_instances_asked_for():
     both = {"instances": plan()["instances"] + [dict(plan()["instances"][0], name="DB")]}
     result = _drill.report([dict(run(CLEAN), instances=["WEB1"])], both)
     assert [d["instance"] for d in result["drills"]] == ["WEB1"] and list(result["svg"]) == ["WEB1"]
+
+
+def effects_plan(*files, drained=70, healthy=100):
+    """WEB1 on node1 (healthy priority HEALTHY) and node2, with a drain entry of node1 for each down file."""
+    failures = [{"what": "node1 drained (down file %s)" % path, "drained": "node1", "down_file": path,
+                 "priorities": {"node1": drained, "node2": 80}, "holder": "node2"} for path in files]
+    failures.append({"what": "node1 stops", "priorities": {"node1": None, "node2": 80}, "holder": "node2"})
+    return {"instances": [{"name": "WEB1", "holder": "node1", "priorities": {"node1": healthy, "node2": 80},
+                           "failures": failures}]}
+
+
+# name, plan, node, down_file asked for, then: the down file used, drained, healthy, problems
+EFFECTS = [
+    ("the one down file the node's checks watch", effects_plan(DOWN), "node1", None,
+     DOWN, {"WEB1": 70}, {"WEB1": 100}, []),
+    ("named", effects_plan(DOWN, "/run/other"), "node1", "/run/other", "/run/other", {"WEB1": 70}, {"WEB1": 100}, []),
+    ("FAULT while drained", effects_plan(DOWN, drained=None), "node1", None, DOWN, {"WEB1": None}, {"WEB1": 100}, []),
+    ("as keepalived shows them: 1..254", effects_plan(DOWN, drained=-20, healthy=300), "node1", None,
+     DOWN, {"WEB1": 1}, {"WEB1": 254}, []),
+    ("several and none named", effects_plan(DOWN, "/run/other"), "node1", None, None, {}, {},
+     ["the checks of node1 watch several down files (/etc/keepalived/down, /run/other): say which with "
+      "-e down_file=PATH"]),
+    ("one that no check watches", effects_plan(DOWN), "node1", "/run/other", "/run/other", {}, {},
+     ["no check of node1 watches /run/other (its checks watch /etc/keepalived/down): drop -e down_file, or name one "
+      "of those"]),
+    ("no down file at all", effects_plan(), "node1", None, None, {}, {},
+     ["no check of node1 watches a down file (a check: file script), so nothing drains it: add one to its "
+      "keepalived_checks"]),
+    ("a node in no instance", effects_plan(DOWN), "node9", None, None, {}, {},
+     ["node9 is in no VRRP instance of the inventory"]),
+]
+
+
+@pytest.mark.parametrize("plan_, node, asked, down_file, drained, healthy, problems", [c[1:] for c in EFFECTS],
+                         ids=[c[0] for c in EFFECTS])
+def test_drain_effects(plan_, node, asked, down_file, drained, healthy, problems):
+    effects = _drill.drain_effects(plan_, node, asked)
+    assert effects == {"down_file": down_file, "drained": drained, "healthy": healthy, "problems": problems}

@@ -73,6 +73,57 @@ def test_wait_plan(capture_status, state, vips, names, full, goal):
     assert check(reading) == expected
 
 
+@pytest.mark.parametrize('capture, wanted, met, seen', [
+    ('2.2.7-drained', {'VI_1': 80, 'VI_2': 70}, True, 'priorities as planned'),
+    ('2.2.7-master', {'VI_1': 80}, False, 'VI_1 MASTER priority 110 (waiting for priority 80)'),
+    ('2.2.7-master', {'VI_1': 110, 'VI_2': 100}, True, 'priorities as planned'),
+    # A FAULT instance counts only when FAULT is what is waited for, whatever priority it shows.
+    ('2.2.7-fault', {'VI_1': None}, True, 'priorities as planned'),
+    ('2.2.7-fault', {'VI_1': 80}, False, 'VI_1 FAULT priority 80 (waiting for priority 80)'),
+    ('2.2.7-drained', {'VI_1': None}, False, 'VI_1 BACKUP (waiting for FAULT)'),
+    ('2.2.7-master', {'VI_9': 50}, False, 'VI_9 missing (waiting for priority 50)'),
+    (None, {'VI_1': None}, False, 'VI_1 STOP (waiting for FAULT)'),
+    ('2.2.7-master', {}, True, 'priorities as planned'),
+])
+def test_priorities_reached(capture_status, capture, wanted, met, seen):
+    assert km.priorities_reached(wanted, capture_status(capture)) == (met, seen)
+
+
+@pytest.mark.parametrize('value, wanted', [
+    ({'VI_1': 80, 'VI_2': None}, {'VI_1': 80, 'VI_2': None}),
+    ({'VI_1': '80', 'VI_2': 'null', 'VI_3': '', 'VI_4': 'FAULT'}, {'VI_1': 80, 'VI_2': None, 'VI_3': None, 'VI_4': None}),
+    (None, {}),
+    ({'VI_1': 'high'}, "wait_for_priority: VI_1: 'high' is not a priority (an integer, or null for FAULT)"),
+    ({'VI_1': [80]}, 'wait_for_priority: VI_1: [80] is not a priority (an integer, or null for FAULT)'),
+])
+def test_wanted_priorities(value, wanted):
+    if isinstance(wanted, str):
+        with pytest.raises(ValueError) as exc:
+            km.wanted_priorities(value)
+        assert str(exc.value) == wanted
+    else:
+        assert km.wanted_priorities(value) == wanted
+
+
+@pytest.mark.parametrize('state, names, priorities, capture, met, seen, goal', [
+    ('drained', [], {'VI_1': 80}, '2.2.7-drained', True, 'all VIPs gone',
+     'VIPs 192.168.158.100/24 to leave this host and VI_1 priority 80'),
+    # The VIPs are gone but keepalived does not show the drain yet: not met, and the wait says why.
+    ('drained', [], {'VI_1': 80, 'VI_2': 60}, '2.2.7-drained', False, 'VI_2 BACKUP priority 70 (waiting for priority 60)',
+     'VIPs 192.168.158.100/24 to leave this host and VI_1 priority 80, VI_2 priority 60'),
+    ('drained', [], {'VI_1': 80}, '2.2.7-master', False,
+     'still held: 192.168.158.100/24; VI_1 MASTER priority 110 (waiting for priority 80)',
+     'VIPs 192.168.158.100/24 to leave this host and VI_1 priority 80'),
+    ('active', ['VI_1'], {'VI_1': 110, 'VI_2': 100}, '2.2.7-master', True, 'all MASTER',
+     'instances VI_1 to be MASTER and VI_1 priority 110, VI_2 priority 100'),
+    ('active', [], {'VI_1': None}, '2.2.7-fault', True, 'all MASTER', 'instances (none) to be MASTER and VI_1 FAULT'),
+])
+def test_wait_plan_with_priorities(capture_status, state, names, priorities, capture, met, seen, goal):
+    needs_full, check, text = km.wait_plan(state, ['192.168.158.100/24'], names, priorities)
+    assert needs_full is True and text == goal
+    assert check(capture_status(capture)) == (met, seen)
+
+
 @pytest.mark.parametrize('before, now, held', [
     ('2.2.7-master', '2.2.7-master', ['192.168.158.100/24']),
     ('2.2.7-master', '2.2.7-drained', []),
@@ -182,6 +233,26 @@ def test_maintenance_drain_with_keepalived_stopped(scripted_probe, tmp_path):
     assert result['running'] is False
     assert result['vips_before'] == result['vips_after'] == []
     assert (tmp_path / 'down').exists()
+
+
+def test_maintenance_drain_of_a_node_without_vips_waits_for_its_priority(scripted_probe, tmp_path):
+    # The node holds no VIP (2.2.7-drained) but keepalived has not counted the check failed yet (VI_2 at 100).
+    probe = scripted_probe(['2.2.7-drained', '2.2.7-drained', '2.2.7-fault'])
+    result = km.run_maintenance(probe, maint_params(tmp_path, wait_for_priority={'VI_1': None}))
+    assert 'failed' not in result and result['changed'] is True
+    assert result['elapsed'] == 1.0 and probe.calls == ['status', 'status', 'status']
+    result = km.run_maintenance(scripted_probe(['2.2.7-drained']), maint_params(tmp_path, wait_for_priority={'VI_2': 60}))
+    assert result['failed'] is True
+    assert result['msg'] == ('timed out after 10.0s waiting for VIPs (none) to leave this host and VI_2 priority 60; '
+                             'last seen: VI_2 BACKUP priority 70 (waiting for priority 60)')
+
+
+def test_maintenance_refuses_a_priority_that_is_none(scripted_probe, tmp_path):
+    probe = scripted_probe(['2.2.7-master'])
+    result = km.run_maintenance(probe, maint_params(tmp_path, wait_for_priority={'VI_1': 'low'}))
+    assert result['failed'] is True and result['changed'] is False
+    assert result['msg'] == "wait_for_priority: VI_1: 'low' is not a priority (an integer, or null for FAULT)"
+    assert not (tmp_path / 'down').exists() and probe.calls == []
 
 
 def test_maintenance_activate_waits_for_master(scripted_probe, tmp_path):
