@@ -47,6 +47,13 @@ PODMAN = ["podman"]
 DOWN_FILE = (f"open({DOWN!r}, 'w').write('benchmark')", f"os.unlink({DOWN!r})")
 
 
+# keepalived frozen on node1 (SIGSTOP to its VRRP process and its parent), as a paused container or a hung
+# host freezes it: no priority-0 advert, the kernel keeps the VIP, node2 takes over when its master down
+# interval runs out. Thawed (SIGCONT), node1 advertises its higher priority again and node2 lets go.
+FREEZE = tuple("[os.kill(int(open(p).read()), %d) for p in ('/run/vrrp.pid', '/run/keepalived.pid')]" % number
+               for number in (signal.SIGSTOP, signal.SIGCONT))
+
+
 def unit_fault(unit):
     """Stop UNIT (the fault) and start it again (the heal), with systemctl inside node1."""
     return (f"subprocess.run(['systemctl', 'stop', {unit!r}], check=True)",
@@ -107,6 +114,17 @@ class Follower:
             if seen == value and stamp >= after:
                 return stamp
         raise TimeoutError(f"{self.what}: no {value} within {timeout}s")
+
+    def drain(self, start, end):
+        """Every (time, value) seen from START to END (epoch seconds) that no wait took yet, in order."""
+        found = []
+        while True:
+            try:
+                stamp, seen = self.events.get_nowait()
+            except queue.Empty:
+                return found
+            if start <= stamp <= end:
+                found.append((stamp, seen))
 
     def close(self):
         try:
@@ -186,39 +204,139 @@ def wait_holder(node1, node2, vip, timeout=60):
     return False
 
 
-def moves(label, node1, node2, vip, trials, fault, heal, settle=1.5, timeout=30, client=None):
+def moves(label, node1, node2, vip, trials, fault, heal, settle=1.5, timeout=30, client=None, frozen=False):
     """Per trial: `fault` on node1 until node2 adds the VIP (over), then `heal` until node1 adds it (back).
 
-    fault and heal are Python run inside node1 (see DOWN_FILE, unit_fault); both times are measured from
-    the moment stamped there just before the code runs, to the address event stamped inside the other node.
-    With `client` (a Client asking the VIP, and the host names of node1 and node2 as the answers to expect:
-    (Client, name1, name2)), also until the client's first answer from node2 (served_over) and from node1
-    again (served_back). Returns {"over": [...], "back": [...], "served_over": [...], "served_back": [...]}.
+    fault and heal are Python run inside node1 (see DOWN_FILE, unit_fault, FREEZE); both times are measured
+    from the moment stamped there just before the code runs, to the address event stamped inside the other
+    node. Each move's gap is the new holder's add less the old holder's removal, from the same events:
+    above 0 the VIP had no holder that long, below 0 two holders (gap_over, gap_back). With `frozen` (the
+    fault freezes node1's keepalived, so its kernel keeps the VIP) back is until node2 removes the VIP, and
+    there are no gaps. With `client` (a Client asking the VIP, and the host names of node1 and node2 as the
+    answers to expect: (Client, name1, name2)), also until the client's first answer from node2
+    (served_over) and from node1 again (served_back).
+    Returns {"over": [...], "back": [...], "gap_over": [...], "gap_back": [...], "served_over": [...],
+    "served_back": [...]}.
     """
     if not wait_holder(node1, node2, vip):
         raise RuntimeError(f"{label}: {node1} does not hold {vip} alone")
     watch1, watch2 = Watcher(node1, vip), Watcher(node2, vip)
-    times = {"over": [], "back": [], "served_over": [], "served_back": []}
+    times = {"over": [], "back": [], "gap_over": [], "gap_back": [], "served_over": [], "served_back": []}
     try:
         for trial in range(trials):
             time.sleep(settle)  # let the pair settle
             start = stamp_in(node1, fault)
-            times["over"].append(watch2.wait("add", start, timeout) - start)
+            added = watch2.wait("add", start, timeout)
+            times["over"].append(added - start)
+            if not frozen:
+                times["gap_over"].append(added - watch1.wait("del", start, timeout))
             if client:
                 times["served_over"].append(client[0].wait(client[2], start, timeout) - start)
             time.sleep(1.0)
             start = stamp_in(node1, heal)
-            times["back"].append(watch1.wait("add", start, timeout) - start)
+            if frozen:
+                times["back"].append(watch2.wait("del", start, timeout) - start)
+            else:
+                added = watch1.wait("add", start, timeout)
+                times["back"].append(added - start)
+                times["gap_back"].append(added - watch2.wait("del", start, timeout))
             if client:
                 times["served_back"].append(client[0].wait(client[1], start, timeout) - start)
             served = (f"; answered by node2 after {times['served_over'][-1]:.3f} s, by node1 again after "
                       f"{times['served_back'][-1]:.3f} s" if client else "")
+            gaps = (f"; gaps {times['gap_over'][-1] * 1000:+.1f} ms, {times['gap_back'][-1] * 1000:+.1f} ms"
+                    if not frozen else "")
             print(f"  {label} trial {trial + 1}: over {times['over'][-1]:.3f} s, back {times['back'][-1]:.3f} s"
-                  f"{served}", flush=True)
+                  f"{gaps}{served}", flush=True)
     finally:
         watch1.close()
         watch2.close()
     return times
+
+
+def cpu_busy():
+    """(busy, total) jiffies of all CPUs from /proc/stat; idle and iowait are not busy."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def netns_iptables(container, *args):
+    """iptables of this machine run in the container's network namespace (the lab image has none)."""
+    pid = subprocess.run(PODMAN + ["inspect", "--format", "{{.State.Pid}}", container], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    return subprocess.run(["nsenter", "-t", pid, "-n", "iptables", "-w", *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+# The two rules of the loss condition, first in INPUT: one that counts every VRRP packet (no target), then
+# one that drops each with the given probability.
+def loss_rules(probability):
+    return (["-p", "112"], ["-p", "112", "-m", "statistic", "--mode", "random", "--probability", str(probability),
+                            "-j", "DROP"])
+
+
+def vrrp_counts(container):
+    """(VRRP packets received, dropped) by the loss rules in the container's INPUT chain."""
+    lines = netns_iptables(container, "-L", "INPUT", "-n", "-v", "-x", "--line-numbers").splitlines()
+    counts = {int(line.split()[0]): int(line.split()[1]) for line in lines if line[:1].isdigit()}
+    return counts.get(1, 0), counts.get(2, 0)
+
+
+def steady(pairs, seconds, condition, loss=0.05):
+    """False moves of running pairs over `seconds` with no fault, under a condition; node1 is the holder.
+
+    pairs: [(label, node1, node2, vip)]. condition "cpu": one busy loop per core on this machine for the
+    whole time (the containers share its cores); "loss": in each node's network namespace, `loss` of the
+    VRRP packets it receives dropped at random (iptables statistic). Every VIP event in the window is
+    counted: node2 taking the VIP is a false move, node1 losing it too. Returns {label: {"false_moves",
+    "node1_lost", "seconds", and per condition "cpu_busy" or "vrrp_received"/"vrrp_dropped"}}.
+    """
+    for label, node1, node2, vip in pairs:
+        if not wait_holder(node1, node2, vip):
+            raise RuntimeError(f"steady {label}: {node1} does not hold {vip} alone")
+    watches = {label: (Watcher(node1, vip), Watcher(node2, vip)) for label, node1, node2, vip in pairs}
+    burners, ruled, facts = [], [], {}
+    try:
+        if condition == "cpu":
+            burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _core in range(os.cpu_count())]
+            before = cpu_busy()
+        else:
+            for _label, node1, node2, _vip in pairs:
+                for container in (node1, node2):
+                    for rule in reversed(loss_rules(loss)):
+                        netns_iptables(container, "-I", "INPUT", "1", *rule)
+                    ruled.append(container)
+        start = time.time()
+        time.sleep(seconds)
+        end = time.time()
+        if condition == "cpu":
+            after = cpu_busy()
+            busy = round((after[0] - before[0]) / max(1, after[1] - before[1]), 3)
+        else:
+            counts = {container: vrrp_counts(container) for container in ruled}
+    finally:
+        for proc in burners:
+            proc.kill()
+            proc.wait()
+        for container in ruled:
+            for rule in loss_rules(loss):
+                netns_iptables(container, "-D", "INPUT", *rule)
+        for watch1, watch2 in watches.values():
+            watch1.close()
+            watch2.close()
+    for label, node1, node2, _vip in pairs:
+        watch1, watch2 = watches[label]
+        facts[label] = {"seconds": round(end - start, 1),
+                        "false_moves": sum(1 for _t, seen in watch2.drain(start, end) if seen == "add"),
+                        "node1_lost": sum(1 for _t, seen in watch1.drain(start, end) if seen == "del")}
+        if condition == "cpu":
+            facts[label]["cpu_busy"] = busy
+        else:
+            facts[label].update(vrrp_received=counts[node1][0] + counts[node2][0],
+                                vrrp_dropped=counts[node1][1] + counts[node2][1], loss=loss)
+        print(f"  steady {label}, {condition}: {facts[label]}", flush=True)
+    return facts
 
 
 def timing(label, node1, node2, vip, trials):

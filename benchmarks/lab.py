@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmarks in a lab of their own: converge time, failover and failback, CPU of the checks.
 
-    sudo bash benchmarks/run.sh [--trials 10] [--sizes 2,4,8] [--only converge,failover,cpu] [--keep]
+    sudo bash benchmarks/run.sh [--trials 10] [--sizes 2,4,8,16] [--steady-seconds 600]
+                                [--only converge,failover,cpu] [--keep]
     sudo bash benchmarks/run.sh --down       (removes what --keep left running)
 
 benchmarks/run.sh prepares the machine (lab/setup.sh bookworm, matplotlib) and runs this file with the
@@ -17,9 +18,13 @@ converge  for each size N: N fresh containers, `playbooks/site.yml` with the cla
           user with become and pipelining (the connection of molecule/default/inventory). Wall-clock
           seconds of ansible-playbook each. The containers are removed after each size.
 failover  a converged pair per profile, classic (examples/two-node plus an http check on a web server)
-          and fast (molecule/fast's group_vars): the down file created / removed on node1, and node1's
-          web service stopped / started with systemctl; from that moment (stamped inside node1) to the
-          VIP being added on node2 / back on node1 (stamped inside them by `ip -o monitor address`).
+          and fast (molecule/fast's group_vars, with its advert interval and with 0.04 s): the down file
+          created / removed on node1, and node1's web service stopped / started with systemctl; from that
+          moment (stamped inside node1) to the VIP being added on node2 / back on node1 (stamped inside
+          them by `ip -o monitor address`), and how long each move left the VIP with no holder or two.
+          Fast pairs: keepalived frozen on node1 (SIGSTOP: no goodbye advert) until node2 holds the VIP.
+          Then all pairs with no fault for --steady-seconds, both cores saturated and, separately, 5 % of
+          VRRP packets dropped: the false moves.
 cpu       benchmarks/failover.py's cpu_table on this machine: CPU seconds per minute of 1, 5 and 20
           checks as the runner, as forked keepalived-check and as shell one-liners.
 planning  benchmarks/planning.py: controller CPU seconds of the inventory model (preflight and every host's
@@ -63,7 +68,13 @@ NETWORKS = {
     "converge": ("fkb-converge", "192.168.170"),
     "classic": ("fkb-classic", "192.168.171"),
     "fast": ("fkb-fast", "192.168.172"),
+    "fast-0.04": ("fkb-fast004", "192.168.173"),
 }
+# The failover pairs: the classic profile (examples/two-node), and the fast one (molecule/fast) with the
+# advert interval it documents and with the shorter one it offers (None: as documented).
+FAILOVER_PROFILES = {"classic": None, "fast": None, "fast-0.04": 0.04}
+# The conditions of the steady part: no fault, and still no move.
+STEADY = {"cpu": "both cores saturated", "loss": "5 % of VRRP packets dropped at random"}
 WEB_UNIT = """[Unit]
 Description=Web server watched by check_web and asked through the VIP by the client (benchmark)
 [Service]
@@ -234,13 +245,17 @@ def classic_vars(env, hosts, vip, web):
     return group, hostvars
 
 
-def fast_vars(env, vip):
-    """molecule/fast's group_vars (the documented fast profile), its VIP on this lab's network."""
+def fast_vars(env, vip, advert=None):
+    """molecule/fast's group_vars (the documented fast profile), its VIP on this lab's network; with
+    advert, that advert interval instead of the documented one."""
     found, node1 = profile_vars("molecule/fast/inventory", env)
     group = copy.deepcopy(found)
     if "fast_vip" not in node1:
         raise BenchError("molecule/fast/inventory no longer sets fast_vip")
     group["fast_vip"] = vip
+    if advert is not None:
+        for inst in group["keepalived_instances"]:
+            inst["advert_int"] = advert
     return group, {}
 
 
@@ -377,8 +392,11 @@ def summary(values):
             "best_s": round(min(values), 3), "trials_s": [round(v, 3) for v in values]}
 
 
-def bench_failover(lab, env, trials, results):
-    for profile in ("classic", "fast"):
+def bench_failover(lab, env, trials, steady_seconds, results):
+    """Every failover pair: its faults' moves, then (fast profiles) keepalived frozen, then all pairs at once
+    with no fault for steady_seconds under each condition of STEADY. The pairs run until the end."""
+    pairs = []
+    for profile in FAILOVER_PROFILES:
         nodes = nodes_for(profile, 2, 11, f"fkb-{profile}")
         vip = f"{NETWORKS[profile][1]}.100"
         log(f"failover {profile}: starting {nodes[0][1]}, {nodes[1][1]} with web.service")
@@ -389,7 +407,7 @@ def bench_failover(lab, env, trials, results):
         if profile == "classic":
             group, hostvars = classic_vars(env, hosts, f"{vip}/24", web=True)
         else:
-            group, hostvars = fast_vars(env, f"{vip}/24")
+            group, hostvars = fast_vars(env, f"{vip}/24", FAILOVER_PROFILES[profile])
         inv = write_inventory(f"failover-{profile}", nodes, group, hostvars)
         seconds, _changed, _tasks, _slow = converge(inv, env, 5, WORK / f"failover-{profile}.log")
         log(f"failover {profile}: converged in {seconds:.1f} s")
@@ -406,16 +424,36 @@ def bench_failover(lab, env, trials, results):
                 figures["faults"][label] = {
                     "healed_by": healed, "failover": summary(times["over"]), "failback": summary(times["back"]),
                     "served_failover": summary(times["served_over"]),
-                    "served_failback": summary(times["served_back"])}
+                    "served_failback": summary(times["served_back"]),
+                    "gap_failover": gaps(times["gap_over"]), "gap_failback": gaps(times["gap_back"])}
                 log(f"failover {profile} {label}: over median {statistics.median(times['over']):.3f} s, "
                     f"answered by node2 {statistics.median(times['served_over']):.3f} s; back median "
                     f"{statistics.median(times['back']):.3f} s, answered by node1 "
                     f"{statistics.median(times['served_back']):.3f} s")
         finally:
             client.close()
-        results[profile] = figures
         if not lab.keep:
-            lab.remove([container for _h, container, _a in nodes + [client_node]])
+            lab.remove([client_node[1]])
+        if profile != "classic":
+            times = failover.moves(f"{profile} frozen", nodes[0][1], nodes[1][1], vip, trials, *failover.FREEZE,
+                                   frozen=True)
+            figures["frozen"] = {"failover": summary(times["over"]), "failback": summary(times["back"])}
+            log(f"failover {profile} keepalived frozen: over median {statistics.median(times['over']):.3f} s")
+        results[profile] = figures
+        pairs.append((profile, nodes[0][1], nodes[1][1], vip))
+    if steady_seconds > 0:
+        for condition in STEADY:
+            log(f"steady: {', '.join(p[0] for p in pairs)} for {steady_seconds:g} s each, {STEADY[condition]}")
+            for profile, facts in failover.steady(pairs, steady_seconds, condition).items():
+                results[profile].setdefault("steady", {})[condition] = facts
+    if not lab.keep:
+        lab.remove([container for _p, node1, node2, _v in pairs for container in (node1, node2)])
+
+
+def gaps(values):
+    """The longest time a move left the VIP with no holder, and with two, from its trials' gaps (seconds)."""
+    return {"unheld_max_s": round(max([0.0] + values), 4), "two_holders_max_s": round(max([0.0] + [-v for v in values]), 4),
+            "trials_s": [round(v, 4) for v in values]}
 
 
 def bench_cpu(seconds, results):
@@ -482,12 +520,15 @@ def rows(results):
         if "rerun_ssh_s" in item:
             table.append(("converge", f"  ... over SSH as {ssh_user()}, become, pipelining",
                           f"{item['rerun_ssh_s']:.1f} s", "", "1"))
+    converged = {item["nodes"]: item for item in results.get("converge", [])}
+    if 2 in converged and len(converged) > 1:
+        top = max(converged)
+        table.append(("converge", f"re-run growth, {top} nodes against 2",
+                      f"{converged[top]['rerun_s'] / converged[2]['rerun_s']:.2f} x", "", ""))
     names = {"down file": ("down file created on node1: VIP on node2", "down file removed: VIP back on node1"),
              "web stopped": ("web.service stopped on node1: VIP on node2", "web.service started: VIP back on node1")}
-    for profile in ("classic", "fast"):
-        figures = results.get("failover", {}).get(profile)
-        if not figures:
-            continue
+    for profile, figures in results.get("failover", {}).items():
+        advert = figures["instances"][0].get("advert_int", 1)
         for label, data in figures["faults"].items():
             for key, text in zip(("failover", "failback"), names[label]):
                 for measured, what in ((key, text), ("served_" + key, "  ... answered from there (third container)")):
@@ -495,6 +536,26 @@ def rows(results):
                     if got:
                         table.append((f"{key} {profile}", what, f"{got['median_s']:.3f} s",
                                       f"{got['worst_s']:.3f} s", str(len(got["trials_s"]))))
+                gap = data.get("gap_" + key)
+                if gap:
+                    table.append((f"{key} {profile}", "  ... longest time with no holder / with two holders",
+                                  f"{gap['unheld_max_s'] * 1000:.1f} / {gap['two_holders_max_s'] * 1000:.1f} ms", "",
+                                  str(len(gap["trials_s"]))))
+        frozen = figures.get("frozen")
+        if frozen:
+            for key, what in (("failover", f"keepalived frozen on node1 (no goodbye, advert {advert:g} s): VIP on node2"),
+                              ("failback", "keepalived thawed: node2 lets the VIP go")):
+                got = frozen[key]
+                table.append((f"{key} {profile}", what, f"{got['median_s']:.3f} s", f"{got['worst_s']:.3f} s",
+                              str(len(got["trials_s"]))))
+        for condition, facts in figures.get("steady", {}).items():
+            if condition == "cpu":
+                what = f"false moves, {facts['seconds'] / 60:g} min, both cores saturated ({facts['cpu_busy']:.0%} busy)"
+            else:
+                what = (f"false moves, {facts['seconds'] / 60:g} min, {facts['loss']:.0%} VRRP loss "
+                        f"({facts['vrrp_dropped']:,} of {facts['vrrp_received']:,} dropped)")
+            table.append((f"steady {profile}", f"{what}, advert {advert:g} s",
+                          str(facts["false_moves"] + facts["node1_lost"]), "", "1"))
     labels = (("runner_1s", "runner, every 1 s"), ("runner_0.05s", "runner, every 0.05 s"),
               ("forked_1s", "forked keepalived-check, every 1 s"), ("shell_1s", "shell one-liner, every 1 s"))
     for item in results.get("cpu", []):
@@ -627,11 +688,13 @@ def draw(path, results):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=10, help="trials per failover figure (default 10)")
-    parser.add_argument("--sizes", default="2,4,8", help="node counts for the converge time (default 2,4,8)")
+    parser.add_argument("--sizes", default="2,4,8,16", help="node counts for the converge time (default 2,4,8,16)")
     parser.add_argument("--only", action="append", metavar="PART",
                         help="converge, failover, cpu or planning; repeatable or a comma list (default: all)")
     parser.add_argument("--keep", action="store_true", help="leave the lab running at the end")
     parser.add_argument("--cpu-seconds", type=float, default=10.0, help="measuring time per CPU cell (default 10)")
+    parser.add_argument("--steady-seconds", type=float, default=600.0,
+                        help="no-fault time per condition (saturated CPU, VRRP loss) for the false moves (default 600)")
     parser.add_argument("--out", default=str(TOP / "benchmarks" / "results"),
                         help="directory for latest.json, latest.md, latest.png (default benchmarks/results)")
     args = parser.parse_args(argv)
@@ -660,7 +723,8 @@ def main(argv=None):
     WORK.mkdir(parents=True, exist_ok=True)
     lab = Lab(args.keep)
     results = {"options": {"trials": args.trials, "sizes": args.sizes, "only": args.only,
-                           "cpu_seconds": args.cpu_seconds, "command_line": args.command_line},
+                           "cpu_seconds": args.cpu_seconds, "steady_seconds": args.steady_seconds,
+                           "command_line": args.command_line},
                "machine": machine(lab)}
     failed = None
     try:
@@ -670,7 +734,7 @@ def main(argv=None):
             bench_converge(lab, env, args.sizes, results["converge"])
         if "failover" in args.only:
             results["failover"] = {}
-            bench_failover(lab, env, args.trials, results["failover"])
+            bench_failover(lab, env, args.trials, args.steady_seconds, results["failover"])
         if "cpu" in args.only:
             results["cpu"] = []
             bench_cpu(args.cpu_seconds, results["cpu"])

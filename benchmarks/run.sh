@@ -6,7 +6,8 @@
 # The benchmarks in one command, on a fresh machine (as root): the lab image and tool chain
 # (lab/setup.sh bookworm), matplotlib for the chart, then benchmarks/lab.py, which builds its own
 # fkb-* containers and networks, measures, prints the table and writes benchmarks/results/latest.*.
-#   sudo bash benchmarks/run.sh [--trials 10] [--sizes 2,4,8] [--only converge,failover,cpu] [--keep]
+#   sudo bash benchmarks/run.sh [--trials 10] [--sizes 2,4,8,16] [--steady-seconds 600]
+#                                [--only converge,failover,cpu] [--keep]
 #   sudo bash benchmarks/run.sh --down      (removes a lab left by --keep)
 # Without --keep every fkb-* container and network is removed at the end, whatever happened.
 set -euo pipefail
@@ -24,7 +25,7 @@ for arg in "$@"; do
   esac
 done
 
-networks=(fkb-converge fkb-classic fkb-fast)
+networks=(fkb-converge fkb-classic fkb-fast fkb-fast004)
 podman=(podman "${LAB_PODMAN_OPTS[@]}")
 
 cleanup() {

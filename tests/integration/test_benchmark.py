@@ -28,7 +28,8 @@ pytestmark = [
 
 def test_benchmark_small_run(tmp_path):
     proc = subprocess.run(
-        ["bash", "benchmarks/run.sh", "--sizes", "2", "--trials", "2", "--cpu-seconds", "2", "--out", str(tmp_path)],
+        ["bash", "benchmarks/run.sh", "--sizes", "2", "--trials", "2", "--cpu-seconds", "2", "--steady-seconds", "5",
+         "--out", str(tmp_path)],
         cwd=TOP, capture_output=True, text=True, timeout=1200, check=False,
     )
     output = proc.stdout + proc.stderr
@@ -40,11 +41,26 @@ def test_benchmark_small_run(tmp_path):
     (converge,) = results["converge"]
     assert converge["nodes"] == 2 and converge["first_s"] > 0 and converge["rerun_s"] > 0
     assert converge["rerun_ssh_s"] > 0
-    for profile in ("classic", "fast"):
-        faults = results["failover"][profile]["faults"]
+    assert sorted(results["failover"]) == ["classic", "fast", "fast-0.04"]
+    assert results["failover"]["fast-0.04"]["instances"][0]["advert_int"] == 0.04
+    for profile, figures in results["failover"].items():
+        faults = figures["faults"]
         assert sorted(faults) == ["down file", "web stopped"]
         for fault in faults.values():
             for figure in (fault["failover"], fault["failback"], fault["served_failover"], fault["served_failback"]):
+                assert len(figure["trials_s"]) == 2 and figure["best_s"] > 0, figure
+            for gap in (fault["gap_failover"], fault["gap_failback"]):
+                assert len(gap["trials_s"]) == 2 and gap["unheld_max_s"] >= 0 and gap["two_holders_max_s"] >= 0, gap
+        # With no fault, under each condition, for the same time: the moves counted, the condition proven.
+        steady = figures["steady"]
+        assert sorted(steady) == ["cpu", "loss"]
+        assert all(facts["seconds"] >= 5 and facts["false_moves"] >= 0 and facts["node1_lost"] >= 0
+                   for facts in steady.values()), steady
+        assert steady["cpu"]["cpu_busy"] > 0.8, steady
+        assert steady["loss"]["vrrp_received"] > 0 and steady["loss"]["vrrp_dropped"] >= 0, steady
+        # keepalived frozen on node1: node2 takes the VIP, and lets it go once node1 is thawed.
+        if profile != "classic":
+            for figure in figures["frozen"].values():
                 assert len(figure["trials_s"]) == 2 and figure["best_s"] > 0, figure
             # In every trial the client is answered by the new holder only after it took the VIP (both moments
             # are stamped by processes reading events, so on a loaded machine either stamp may come late).

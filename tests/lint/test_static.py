@@ -48,6 +48,11 @@ def test_role_readmes_are_generated_from_argument_specs():
     assert rc == 0, out
 
 
+def test_readme_benchmark_tables_are_written_from_the_results():
+    rc, out = run([sys.executable, "tools/benchmark_tables.py", "--check"])
+    assert rc == 0, out
+
+
 def test_changelog_fragments_lint():
     rc, out = run(["antsibull-changelog", "lint"])
     assert rc == 0, out
