@@ -12,11 +12,15 @@ so are an unknown or abbreviated option, a missing required one and a broken rul
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import shlex
 import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hc_support import REPO, program_module
 
@@ -248,3 +252,84 @@ def test_global_defaults_are_the_declared_ones():
     for option in cli.GLOBAL_OPTIONS:
         expected = False if option.get("type") == "bool" else option.get("default")
         assert getattr(opts, option["name"]) == expected, option["name"]
+
+
+# --- the quick parse (no argparse) and argparse read every command line alike -------------------------
+
+argparser = program_module("argparser")
+
+
+def option_words(draw, options):
+    """Words for a random choice of OPTIONS with mostly valid texts and, now and then, an invalid one, a value
+    that starts with "-", an option given twice or an unknown word."""
+    chosen = draw(st.lists(st.sampled_from(options), max_size=len(options), unique_by=lambda o: o["name"])) \
+        if options else []
+    if chosen and draw(st.integers(min_value=0, max_value=4)) == 0:
+        chosen.append(draw(st.sampled_from(chosen)))
+    out = []
+    for option in chosen:
+        if option.get("type") == "bool":
+            out.append(cli.flag(option["name"]))
+            continue
+        texts = [sample(option)] + [str(option[key]) for key in ("min", "max") if option.get(key) is not None]
+        texts += [str(choice) for choice in option.get("choices") or []]
+        if option.get("type") in ("int", "float"):
+            low, high = option.get("min", -5), option.get("max", 10 ** 6)
+            number = (st.integers(min_value=int(low), max_value=int(high)) if option["type"] == "int"
+                      else st.floats(min_value=low, max_value=high, allow_nan=False))
+            texts.append(str(draw(number)))
+        if option.get("format") in EXTRA_VALID:
+            texts.append(EXTRA_VALID[option["format"]])
+        if draw(st.integers(min_value=0, max_value=7)) == 0:
+            texts = list(invalid_values(option)) + ["-1", "--x"]
+        out += [cli.flag(option["name"]), draw(st.sampled_from(texts))]
+    if draw(st.integers(min_value=0, max_value=9)) == 0:
+        out.insert(draw(st.integers(min_value=0, max_value=len(out))), draw(st.sampled_from(["--help", "x", "--"])))
+    return out
+
+
+@st.composite
+def command_lines(draw):
+    check = draw(st.sampled_from([name for name in checks.MODULES if name not in checks.COMBINING]))
+    globals_ = option_words(draw, cli.GLOBAL_OPTIONS)
+    return globals_ + [check] + option_words(draw, checks.declaration(check)["options"])
+
+
+def argparse_reading(argv):
+    """argparse's namespace of ARGV as a dict, or "usage error"."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            return vars(argparser.build_parser(only=argparser.requested_check(argv)).parse_args(argv))
+    except SystemExit:
+        return "usage error"
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(command_lines())
+def test_quick_parse_reads_a_command_line_as_argparse_does(argv):
+    quick = cli.quick_parse(argv)
+    if quick is not None:
+        assert vars(quick) == argparse_reading(argv), argv
+
+
+def plain(case):
+    """A valid case whose values are all plain words (none starts with "-", which argparse reads apart)."""
+    return not any(text and text.startswith("-") for _name, text in case.values[3])
+
+
+@pytest.mark.parametrize("check, option, text, pairs", [case for case in valid_cases() if plain(case)])
+def test_quick_parse_takes_every_plain_valid_command_line(check, option, text, pairs):
+    """A command line of plain "--option value" words never needs argparse (keepalived forks it every run)."""
+    argv = command_line(check, pairs)
+    quick = cli.quick_parse(argv)
+    assert quick is not None, argv
+    assert vars(quick) == argparse_reading(argv)
+    assert getattr(cli.parse_command_line(argv), option["name"]) == parsed(option, text)
+
+
+def test_a_plain_check_run_does_not_import_argparse(tmp_path):
+    lib, argv = str(REPO / "roles/healthcheck/files"), ["file", "--path", str(tmp_path / "down")]
+    code = ("import sys; sys.path.insert(0, %r); from keepalived_check.cli import main; rc = main(%r); "
+            "print(rc, 'argparse' in sys.modules, 're' in sys.modules)" % (lib, argv))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "False", "False"], out

@@ -31,9 +31,7 @@ An option dict:
     help        one line; "(default ...)" is added from default
 """
 
-import argparse
 import math
-import os
 import sys
 
 from . import checks
@@ -148,31 +146,21 @@ def describe_range(option):
     return f"between {low:g} and {high:g}"
 
 
-def converter(option):
-    """The argparse type of an option: its type, bounds and format; None for a plain string."""
+def check_value(option, text):
+    """An option's value from its text: its type, bounds and format (choices are the parser's); raises UsageError."""
     kind, rule = option.get("type", "str"), FORMATS.get(option.get("format"))
     low, high = option.get("min"), option.get("max")
-    if kind == "str" and rule is None:
-        return None
-
-    def convert(text):
-        value = text
-        if kind in ("int", "float"):
-            try:
-                value = int(text) if kind == "int" else float(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"not {'an integer' if kind == 'int' else 'a number'}: {text!r}") from None
-            if (low is not None and value < low) or (high is not None and value > high) or math.isnan(value):
-                raise argparse.ArgumentTypeError(f"must be {describe_range(option)}: {text!r}")
-        if rule is not None:
-            try:
-                rule(value)
-            except UsageError as exc:
-                raise argparse.ArgumentTypeError(str(exc)) from None
-        return value
-
-    convert.__name__ = kind
-    return convert
+    value = text
+    if kind in ("int", "float"):
+        try:
+            value = int(text) if kind == "int" else float(text)
+        except ValueError:
+            raise UsageError(f"not {'an integer' if kind == 'int' else 'a number'}: {text!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high) or math.isnan(value):
+            raise UsageError(f"must be {describe_range(option)}: {text!r}")
+    if rule is not None:
+        rule(value)
+    return value
 
 
 def shown(value):
@@ -189,96 +177,82 @@ def help_text(option):
     return text.replace("%", "%%")
 
 
-def add_options(parser, options):
-    """One argparse argument per option dict."""
-    for option in options:
-        kwargs = {"dest": option["name"], "help": help_text(option)}
+# --- the quick parse: a plain command line without argparse -----------------------------------------
+#
+# keepalived forks the program for every run of a vrrp_script, so its start-up is most of what a check
+# costs; argparse (and the re, enum and gettext it imports) is more than half of that. A command line made
+# only of exact "--option value" and "--flag" words, with every value valid, is parsed here from the same
+# tables into the same namespace; anything else (--help, an unknown or abbreviated option, a value that
+# starts with "-", "--option=value", an option given twice, a bad or missing value) goes to argparse,
+# which gives the one usage message for it.
+
+
+class Options:
+    """The parsed options: one attribute per option (as argparse's Namespace has them)."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    def __eq__(self, other):
+        return vars(self) == vars(other)
+
+    def __repr__(self):
+        return "Options(%s)" % ", ".join(f"{key}={value!r}" for key, value in sorted(vars(self).items()))
+
+
+def _quick_options(words, options, values):
+    """Parse WORDS (options only) into VALUES by the option dicts; False when argparse must parse them."""
+    by_flag = {flag(option["name"]): option for option in options}
+    seen = set()
+    words = iter(words)
+    for word in words:
+        option = by_flag.get(word)
+        if option is None or (word in seen and not option.get("repeatable")):
+            return False
+        seen.add(word)
         if option.get("type") == "bool":
-            kwargs["action"] = "store_true"
+            values[option["name"]] = True
+            continue
+        text = next(words, None)
+        if text is None or text.startswith("-"):
+            return False
+        try:
+            value = check_value(option, text)
+        except UsageError:
+            return False
+        if option.get("choices") and value not in option["choices"]:
+            return False
+        if option.get("repeatable"):
+            values[option["name"]] = (values.get(option["name"]) or []) + [value]
         else:
-            # A repeatable option's default is filled in after parsing (fill_defaults): argparse
-            # would append the given values to it.
-            if option.get("repeatable"):
-                kwargs["action"] = "append"
-            else:
-                kwargs["default"] = option.get("default")
-            kwargs["type"] = converter(option)
-            for key in ("choices", "required", "metavar"):
-                if option.get(key):
-                    kwargs[key] = option[key]
-        parser.add_argument(flag(option["name"]), **kwargs)
+            values[option["name"]] = value
+    return all(word in seen for word, option in by_flag.items() if option.get("required"))
 
 
-class Parser(argparse.ArgumentParser):
-    """ArgumentParser that can raise UsageError instead of printing and exiting (all/any, the runner)."""
-
-    def __init__(self, *args, raise_errors=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.raise_errors = raise_errors
-
-    def error(self, message):
-        if self.raise_errors:
-            raise UsageError(message)
-        super().error(message)
+def _unset(options):
+    """Each option's value when it is not given, as argparse sets it (a repeatable one: None until fill_defaults)."""
+    return {option["name"]: False if option.get("type") == "bool" else
+            (None if option.get("repeatable") else option.get("default")) for option in options}
 
 
-class Formatter(argparse.HelpFormatter):
-    """HelpFormatter with a fixed width: the stock one imports shutil, which costs startup time."""
-
-    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-        if width is None:
-            try:
-                width = int(os.environ.get("COLUMNS", "")) - 2
-            except ValueError:
-                width = 78
-        super().__init__(prog, indent_increment, max_help_position, max(40, min(width, 118)))
-
-
-def add_checks(subparsers, names, **kwargs):
-    """One subparser per check in names; only their modules are imported."""
-    for name in names:
-        table = checks.declaration(name)
-        parser = subparsers.add_parser(name, help=table["help"], description=table["help"], formatter_class=Formatter,
-                                       allow_abbrev=False, **kwargs)
-        parser.set_defaults(check_name=name)
-        add_options(parser, table["options"])
-
-
-def requested_check(argv):
-    """The check named on the command line; None (build every subparser) when there is none."""
-    with_value = {flag(option["name"]) for option in GLOBAL_OPTIONS if option.get("type") != "bool"}
-    args = iter(argv)
-    for arg in args:
-        if arg in with_value:
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg if arg in checks.MODULES else None
-    return None
-
-
-def build_parser(only=None):
-    """The whole command line: global options, then one subparser per check (or only the one named)."""
-    parser = Parser(
-        prog=PROG,
-        description="Health checks for keepalived vrrp_script. Exit 0 healthy, 1 unhealthy (reason on stderr), 2 usage error.",
-        epilog="Global options go before the check name. `keepalived-check runner --config FILE` runs many checks in one "
-               "resident process and reports them through track files. See docs/checks.md for details.",
-        formatter_class=Formatter,
-        allow_abbrev=False,
-    )
-    add_options(parser, GLOBAL_OPTIONS)
-    subparsers = parser.add_subparsers(dest="check_name", required=True, metavar="CHECK", parser_class=argparse.ArgumentParser)
-    add_checks(subparsers, [only] if only else list(checks.MODULES))
-    return parser
-
-
-def build_check_parser(name, nested=False):
-    """A parser for one check's argv without global options (all/any's --check, the runner); raises UsageError."""
-    parser = Parser(prog=f"{PROG} --check" if nested else PROG, add_help=False, raise_errors=True,
-                    formatter_class=Formatter, allow_abbrev=False)
-    subparsers = parser.add_subparsers(dest="check_name", required=True, metavar="CHECK", parser_class=Parser)
-    add_checks(subparsers, [name], raise_errors=True, add_help=False)
-    return parser
+def quick_parse(argv, with_globals=True):
+    """The namespace of a plain command line ([global options] CHECK [its options]), or None for argparse."""
+    index = 0
+    if with_globals:
+        with_value = {flag(option["name"]) for option in GLOBAL_OPTIONS if option.get("type") != "bool"}
+        while index < len(argv) and argv[index].startswith("-"):
+            index += 2 if argv[index] in with_value else 1
+    if index >= len(argv) or argv[index] not in checks.MODULES:
+        return None
+    table = checks.declaration(argv[index])
+    values = dict(_unset(table["options"]), check_name=argv[index])
+    if not _quick_options(argv[index + 1:], table["options"], values):
+        return None
+    if with_globals:
+        values.update(_unset(GLOBAL_OPTIONS))
+        if not _quick_options(argv[:index], GLOBAL_OPTIONS, values):
+            return None
+    return Options(**values)
 
 
 # --- after parsing: the rules argparse cannot express ------------------------------------------------
@@ -331,20 +305,30 @@ def parse_check_argv(argv, nested=False):
     """Parse and validate one check's argv (NAME --option ...); raises UsageError."""
     if not argv or argv[0] not in checks.MODULES or (nested and argv[0] in checks.COMBINING):
         raise UsageError(f"unknown check {argv[0] if argv else ''!r}")
-    opts = build_check_parser(argv[0], nested).parse_args(argv)
+    opts = quick_parse(argv, with_globals=False)
+    if opts is None:
+        from .argparser import build_check_parser
+
+        opts = build_check_parser(argv[0], nested).parse_args(argv)
     validate(opts)
     return opts
 
 
 def parse_command_line(argv):
     """Parse and validate a whole command line; on a usage error print it and raise SystemExit(2)."""
-    parser = build_parser(only=requested_check(argv))
-    opts = parser.parse_args(argv)  # --help (0) or a usage error (2): argparse prints and raises SystemExit
+    opts = quick_parse(argv)
+    if opts is None:
+        from .argparser import build_parser, requested_check
+
+        # --help (0) or a usage error (2): argparse prints and raises SystemExit
+        opts = build_parser(only=requested_check(argv)).parse_args(argv)
     try:
         validate(opts)
         validate_globals(opts)
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
+        from .argparser import build_parser, requested_check
+
+        build_parser(only=requested_check(argv)).print_usage(sys.stderr)
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(USAGE) from None
     return opts

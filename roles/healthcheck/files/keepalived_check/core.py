@@ -7,9 +7,15 @@
 """Shared machinery of keepalived-check (see docs/checks.md)."""
 
 import os
-import signal
 import sys
 import time
+
+try:
+    # The C module the signal module wraps in enums: importing enum (and functools, collections) is a
+    # third of a forked check's start-up. Every call here takes and gives plain numbers, as it does.
+    import _signal as signal
+except ImportError:  # an interpreter without it
+    import signal
 
 PROG = "keepalived-check"
 HEALTHY = 0

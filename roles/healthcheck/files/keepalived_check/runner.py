@@ -315,7 +315,7 @@ def runner_main(argv):
     import argparse
     import threading
 
-    from .cli import Formatter
+    from .argparser import Formatter
 
     parser = argparse.ArgumentParser(
         prog=f"{PROG} runner", formatter_class=Formatter, allow_abbrev=False,
