@@ -34,7 +34,7 @@ import re
 
 from ansible_collections.failover.keepalived.plugins.module_utils._fileops import (
     FileError,
-    atomic_write,
+    atomic_write_all,
     differences,
     inspect,
     is_private,
@@ -383,14 +383,22 @@ def run(module):
     live, removable, others = read_live(path, include_dir, desired, params['purge'], patterns)
     plan = plan_changes(desired, live, removable, uid, gid)
 
+    marker = params.get('reload_marker')
+    pending = bool(marker) and os.path.lexists(marker)
     result = {
         'changed': False,
         'changed_files': [os.path.join(path, p) for p in plan.writes],
         'removed_files': [os.path.join(path, p) for p in plan.removals],
         'validated': False,
         'deferred': False,
+        'reload_pending': pending,
     }
     if not plan.writes and not plan.removals:
+        # Files an earlier run put in place that keepalived has not reloaded: a holder defers that too.
+        if pending and params.get('defer_if_holding'):
+            held = vips_held(module, params)
+            if held is None or held:
+                result.update(deferred=True, reload_pending=False, vips_held=held or [])
         return result
     result['changed'] = True
     if module._diff:
@@ -418,20 +426,29 @@ def run(module):
     if params.get('defer_if_holding'):
         held = vips_held(module, params)
         if held is None or held:
-            result.update(changed=False, deferred=True, vips_held=held or [])
+            result.update(changed=False, deferred=True, reload_pending=False, vips_held=held or [])
             result.pop('diff', None)
             return result
 
     if module.check_mode:
         return result
 
+    # All the new files or none: each is written beside its target first, then all are renamed, the
+    # reload marker first (it must never be missing while the live files are newer than keepalived's).
+    marking = [(marker, b'the files of %s are newer than what keepalived has loaded: reload it\n'
+                % to_bytes(path), 0o644, None, None)] if marker else []
     try:
         directory = os.path.join(path, normalize_include_dir(include_dir))
         if not os.path.isdir(directory):
             make_dir(directory, DIR_MODE, uid, gid)
-        for relpath in plan.writes:
-            want = desired[relpath]
-            atomic_write(os.path.join(path, relpath), want.content, want.mode, uid, gid)
+        atomic_write_all(marking + [(os.path.join(path, relpath), desired[relpath].content, desired[relpath].mode,
+                                     uid, gid) for relpath in plan.writes])
+    except OSError as exc:
+        result['changed'] = False
+        module.fail_json(msg=scrub('writing the new configuration failed, the live files are as they were: %s'
+                                   % exc, secrets), **result)
+    result['reload_pending'] = result['reload_pending'] or bool(marker)
+    try:
         for relpath in plan.removals:
             remove(os.path.join(path, relpath))
     except OSError as exc:

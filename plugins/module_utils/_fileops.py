@@ -163,12 +163,11 @@ def _ids(uid, gid):
     return -1 if uid is None else uid, -1 if gid is None else gid
 
 
-def atomic_write(full, content, mode, uid=None, gid=None):
-    """Replace FULL with CONTENT atomically.
+def _write_temp(full, content, mode, uid=None, gid=None):
+    """CONTENT in a new temporary file beside FULL, with MODE and the owner, flushed to disk; its path.
 
-    The temporary file is created in the same directory with mode 0600, gets
-    its final mode and owner, is flushed to disk and renamed over FULL; the
-    directory is then synced so the rename survives a crash.
+    Created with mode 0600 and given its final mode and owner before it is renamed; removed again if
+    anything fails (a full file system, a quota), so that nothing of it is left.
     """
     directory = os.path.dirname(full) or '.'
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(full) + '.')
@@ -180,14 +179,44 @@ def atomic_write(full, content, mode, uid=None, gid=None):
                 os.fchown(handle.fileno(), *_ids(uid, gid))
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.replace(tmp, full)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
-    fsync_dir(directory)
+    return tmp
+
+
+def atomic_write(full, content, mode, uid=None, gid=None):
+    """Replace FULL with CONTENT atomically.
+
+    The temporary file is created in the same directory with mode 0600, gets
+    its final mode and owner, is flushed to disk and renamed over FULL; the
+    directory is then synced so the rename survives a crash.
+    """
+    atomic_write_all([(full, content, mode, uid, gid)])
+
+
+def atomic_write_all(items):
+    """Replace several files, all or none of them: ITEMS are (full, content, mode, uid, gid).
+
+    Every new content is first written to a temporary file beside its target; only when all of them
+    are written are they renamed over their targets, one rename each, and the directories synced. A
+    failure while writing (a full file system, a quota) removes the temporary files and leaves every
+    target as it was, so a set of files that belong together is never half new.
+    """
+    temps = []
+    try:
+        for full, content, mode, uid, gid in items:
+            temps.append((_write_temp(full, content, mode, uid, gid), full))
+    except BaseException:
+        for tmp, _full in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for tmp, full in temps:
+        os.replace(tmp, full)
+    for directory in sorted({os.path.dirname(full) or '.' for _tmp, full in temps}):
+        fsync_dir(directory)
 
 
 def fsync_dir(directory):

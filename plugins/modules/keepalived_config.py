@@ -97,6 +97,17 @@ options:
       - Only read when something would change, so an unchanged run never signals keepalived.
     type: bool
     default: false
+  reload_marker:
+    description:
+      - A file that says the live files are newer than what the running keepalived has loaded. It is
+        written before the new files are put in place, and the caller removes it once keepalived has
+        reloaded them (the keepalived role does, in its reload handler and when it starts keepalived).
+      - While it exists the module returns RV(reload_pending=true), also when nothing is left to change,
+        so a run that wrote the files and was stopped before the reload (the controller killed, the
+        connection lost) is completed by the next one. Put it on a file system that a reboot
+        empties, such as C(/run), since keepalived started afresh reads the live files.
+      - A host that holds a VIP with O(defer_if_holding=true) defers such a reload like a change.
+    type: path
   pid_file:
     description:
       - keepalived's PID file, for O(defer_if_holding).
@@ -212,6 +223,14 @@ deferred:
   returned: always
   type: bool
   sample: true
+reload_pending:
+  description:
+    - V(true) when O(reload_marker) is there after this call (this call wrote the files, or an
+      earlier one did and keepalived has not reloaded them since) and the host did not defer. The
+      caller should then reload keepalived and remove the marker.
+  returned: always
+  type: bool
+  sample: false
 vips_held:
   description:
     - The VIPs the host held when the module decided to defer.
@@ -255,6 +274,7 @@ def main():
             validate=dict(type='bool', default=True),
             keepalived_bin=dict(type='str', default='keepalived'),
             defer_if_holding=dict(type='bool', default=False),
+            reload_marker=dict(type='path'),
             pid_file=dict(type='path', default='/run/keepalived.pid'),
             owner=dict(type='str', default='root'),
             group=dict(type='str', default='root'),

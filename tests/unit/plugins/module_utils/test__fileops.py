@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -142,6 +145,41 @@ def test_atomic_write_failure_leaves_target(tmp_path):
         fo.atomic_write(str(target), 'not bytes', 0o644)
     assert target.read_bytes() == b'keep\n'
     assert os.listdir(tmp_path) == ['a.conf']
+
+
+# In a child process whose files may not grow past argv[2] bytes (RLIMIT_FSIZE: the kernel refuses the write
+# with EFBIG, as a full file system refuses it with ENOSPC), atomic_write_all of the items in argv[1].
+WRITE_ALL_UNDER_A_LIMIT = r"""
+import json, resource, signal, sys
+from ansible_collections.failover.keepalived.plugins.module_utils import _fileops
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+items = [(full, content.encode(), 0o644, None, None) for full, content in json.loads(sys.argv[1])]
+try:
+    _fileops.atomic_write_all(items)
+except OSError as exc:
+    print(exc.strerror)
+"""
+
+
+@pytest.mark.parametrize('sizes, refused', [
+    ((10, 10, 10), False),
+    ((5000, 10, 10), True),
+    ((10, 5000, 10), True),
+    ((10, 10, 5000), True),
+], ids=['all fit', 'the first too big', 'the second too big', 'the last too big'])
+def test_atomic_write_all_is_all_or_none(tmp_path, sizes, refused):
+    targets = [tmp_path / name for name in ('keepalived.conf', 'a.conf', 'b.conf')]
+    for target in targets:
+        target.write_bytes(b'old\n')
+    items = [(str(target), 'x' * size) for target, size in zip(targets, sizes)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, '-c', WRITE_ALL_UNDER_A_LIMIT, json.dumps(items), '1000'],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == ('File too large' if refused else '')
+    expected = [b'old\n'] * 3 if refused else [b'x' * size for size in sizes]
+    assert [target.read_bytes() for target in targets] == expected
+    assert sorted(os.listdir(tmp_path)) == sorted(target.name for target in targets)
 
 
 def test_make_dir_set_attributes_remove(tmp_path):

@@ -399,3 +399,51 @@ def test_defer_if_holding_defers_when_state_cannot_be_read(run_module, snapshot,
     assert result['validated'] is True and 'diff' not in result
     assert 'treating it as a holder' in json.dumps(result['warnings'])
     assert snapshot(config_dir) == before
+
+
+def test_reload_marker_is_written_with_the_files_and_kept_until_removed(run_module, config_dir, tmp_path):
+    """A run stopped between putting the files in place and the reload is completed by the next one."""
+    marker = tmp_path / 'reload-pending'
+    result, _output = run_module(module_args(config_dir, reload_marker=str(marker)))
+    assert (result['changed'], result['reload_pending']) == (True, True) and marker.exists()
+    # Nothing left to write, but the reload never came: still pending.
+    result, _output = run_module(module_args(config_dir, reload_marker=str(marker)))
+    assert (result['changed'], result['reload_pending']) == (False, True)
+    marker.unlink()  # the caller reloaded keepalived
+    result, _output = run_module(module_args(config_dir, reload_marker=str(marker)))
+    assert (result['changed'], result['reload_pending']) == (False, False) and not marker.exists()
+
+
+@pytest.mark.parametrize('case', ['check mode', 'rejected'])
+def test_reload_marker_is_not_written_when_nothing_is_put_in_place(run_module, config_dir, tmp_path, case):
+    marker = tmp_path / 'reload-pending'
+    if case == 'check mode':
+        result, _output = run_module(module_args(config_dir, reload_marker=str(marker)), check=True)
+        assert result['changed'] is True
+    else:
+        result, _output = run_module(module_args(config_dir, reload_marker=str(marker),
+                                                 files={'vi_1.conf': 'vrrp_instance {\n'}))
+        assert result.get('failed') is True
+    assert result['reload_pending'] is False and not marker.exists()
+
+
+def test_a_write_that_fails_leaves_every_live_file_and_no_marker(
+        run_module, module_background, snapshot, config_dir, tmp_path):
+    """Files may not grow past 400 bytes (prlimit --fsize: the kernel refuses the write, as a full file
+    system does): the instance file is bigger, so nothing of the new tree goes live, the marker neither.
+    (Without validation: its private copy of the tree would hit the limit first.)"""
+    marker = tmp_path / 'reload-pending'
+    first, _output = run_module(module_args(config_dir))
+    assert first['changed'] is True
+    before = snapshot(config_dir)
+    args = module_args(config_dir, reload_marker=str(marker), validate=False, main=MAIN + '# changed\n',
+                       files={'vi_1.conf': instance(extra='#' * 500 + '\n')})
+    result = module_background(MODULE, args, prefix=['prlimit', '--fsize=400'])()
+    assert result.get('failed') is True and result['changed'] is False, result
+    assert 'writing the new configuration failed, the live files are as they were' in result['msg']
+    assert 'File too large' in result['msg'] and SECRET not in json.dumps(result)
+    # Every file as it was (a directory's time changes: the temporary files came and went there).
+    assert {name: found[:4] for name, found in snapshot(config_dir).items()} == {
+        name: found[:4] for name, found in before.items()}
+    assert all(found[4] == before[name][4] for name, found in snapshot(config_dir).items() if found[1] is not None)
+    assert not marker.exists()
