@@ -198,14 +198,21 @@ NAMED_SLEEPER = (
 )
 
 ZOMBIE_MAKER = (
-    "import os, sys, time\n"
+    "import os, signal, sys, time\n"
     "pid = os.fork()\n"
     "if pid == 0:\n"
     "    with open('/proc/self/comm', 'w') as f: f.write(sys.argv[1])\n"
     "    os._exit(0)\n"
+    "# SIGTERM (Processes.close): reap the zombie and end, so that it is not left to an init that may never reap it.\n"
+    "signal.signal(signal.SIGTERM, lambda *_: (os.waitpid(pid, 0), os._exit(0)))\n"
     "print(pid, flush=True)\n"
-    "time.sleep(600)  # never reaps the child: it stays a zombie\n"
+    "time.sleep(600)  # never reaps the child until then: it stays a zombie\n"
 )
+
+
+def unique(stem):
+    """A process name no other test run uses (comm holds 15 bytes: keep STEM to 8)."""
+    return "%s-%s" % (stem, os.urandom(3).hex())
 
 
 class Processes:
@@ -236,8 +243,13 @@ class Processes:
     def close(self):
         for proc in self.procs:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 # ------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hc_support import NAMED_SLEEPER, proc_state, program_argv, program_module, wait_for
+from hc_support import NAMED_SLEEPER, proc_state, program_argv, program_module, unique, wait_for
 
 process = program_module("checks.process")
 
@@ -39,15 +39,16 @@ def test_name_is_exact_not_a_substring(processes, run_check):
 
 
 def test_zombie_is_unhealthy_although_killall_accepts_it(processes, run_check):
-    pid = processes.zombie("hc-zombie-1")
+    name = unique("hc-zomb")
+    pid = processes.zombie(name)
     assert proc_state(pid) == "Z"
-    result = run_check("process", "--name", "hc-zombie-1")
+    result = run_check("process", "--name", name)
     assert result.rc == 1
-    assert result.reason == f"keepalived-check process: no live process with name hc-zombie-1 (pid {pid} is a zombie)"
+    assert result.reason == f"keepalived-check process: no live process with name {name} (pid {pid} is a zombie)"
     killall = shutil.which("killall")
     if killall:
         # The seed's `killall -0 NAME` calls this zombie healthy; that is why the check reads /proc.
-        assert subprocess.run([killall, "-0", "hc-zombie-1"], capture_output=True, check=False).returncode == 0
+        assert subprocess.run([killall, "-0", name], capture_output=True, check=False).returncode == 0
 
 
 def test_stopped_process_is_unhealthy_until_continued(processes, run_check):
@@ -61,19 +62,21 @@ def test_stopped_process_is_unhealthy_until_continued(processes, run_check):
 
 
 def test_a_live_process_beside_a_zombie_is_enough(processes, run_check):
-    processes.zombie("hc-mixed-1")
-    processes.named("hc-mixed-1")
-    assert run_check("process", "--name", "hc-mixed-1").rc == 0
+    name = unique("hc-mixed")
+    processes.zombie(name)
+    processes.named(name)
+    assert run_check("process", "--name", name).rc == 0
 
 
 def test_min_count(processes, run_check):
-    processes.named("hc-count-1")
-    processes.named("hc-count-1")
-    processes.zombie("hc-count-1")
-    assert run_check("process", "--name", "hc-count-1", "--min-count", "2").rc == 0
-    result = run_check("process", "--name", "hc-count-1", "--min-count", "3")
+    name = unique("hc-count")
+    processes.named(name)
+    processes.named(name)
+    processes.zombie(name)
+    assert run_check("process", "--name", name, "--min-count", "2").rc == 0
+    result = run_check("process", "--name", name, "--min-count", "3")
     assert result.rc == 1
-    assert "2 live process(es) with name hc-count-1, expected at least 3" in result.reason
+    assert f"2 live process(es) with name {name}, expected at least 3" in result.reason
     assert "is a zombie" in result.reason
 
 
