@@ -33,6 +33,7 @@ An option dict:
 
 import math
 import sys
+from types import SimpleNamespace
 
 from . import checks
 from .core import DEFAULT_TIMEOUT, PROG, USAGE, Reporter, UsageError, remediating, run, split_words
@@ -187,19 +188,6 @@ def help_text(option):
 # which gives the one usage message for it.
 
 
-class Options:
-    """The parsed options: one attribute per option (as argparse's Namespace has them)."""
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-    def __eq__(self, other):
-        return vars(self) == vars(other)
-
-    def __repr__(self):
-        return "Options(%s)" % ", ".join(f"{key}={value!r}" for key, value in sorted(vars(self).items()))
-
-
 def _quick_options(words, options, values):
     """Parse WORDS (options only) into VALUES by the option dicts; False when argparse must parse them."""
     by_flag = {flag(option["name"]): option for option in options}
@@ -252,7 +240,7 @@ def quick_parse(argv, with_globals=True):
         values.update(_unset(GLOBAL_OPTIONS))
         if not _quick_options(argv[:index], GLOBAL_OPTIONS, values):
             return None
-    return Options(**values)
+    return SimpleNamespace(**values)
 
 
 # --- after parsing: the rules argparse cannot express ------------------------------------------------
