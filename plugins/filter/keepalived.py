@@ -5,9 +5,15 @@
 
 from __future__ import annotations
 
+import getpass
+import multiprocessing
+import os
+import socket
+import uuid
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.failover.keepalived.plugins.module_utils import _drill, _failover_plan, _model, _report
+from ansible_collections.failover.keepalived.plugins.module_utils import _drill, _failover_plan, _model, _report, _run_lock
 from ansible_collections.failover.keepalived.plugins.module_utils._model import values
 
 
@@ -84,6 +90,33 @@ def keepalived_drill_report(runs, plan):
     return _drill.report(_plain(runs), _plain(plan))
 
 
+def _controller_pid():
+    """The ansible-playbook process: filters run in its forked workers, or in it."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None else os.getpid()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def keepalived_run(playbook):
+    """This run of ``playbook``: a new id, the controller, its ansible-playbook process and user."""
+    return {"id": uuid.uuid4().hex, "controller": socket.gethostname(), "pid": _controller_pid(),
+            "user": getpass.getuser(), "playbook": str(playbook)}
+
+
+def keepalived_run_ended(lease):
+    """True when the run that holds ``lease`` was started on this controller and is gone."""
+    return _run_lock.ended(_plain(lease or {}), socket.gethostname(), _alive)
+
+
 class FilterModule:
     """keepalived inventory filters."""
 
@@ -100,4 +133,6 @@ class FilterModule:
             "keepalived_undrain_instances": keepalived_undrain_instances,
             "keepalived_drill_steps": keepalived_drill_steps,
             "keepalived_drill_report": keepalived_drill_report,
+            "keepalived_run": keepalived_run,
+            "keepalived_run_ended": keepalived_run_ended,
         }

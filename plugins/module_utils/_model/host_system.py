@@ -5,8 +5,9 @@
 
 keepalived_package_state (never latest: upgrades roll with playbooks/upgrade.yml),
 keepalived_nonlocal_bind and keepalived_tcp_retries2 (sysctls, opt-in),
-keepalived_daemon_options (the arguments keepalived starts with) and keepalived_metrics_*
-(the Prometheus textfile writer, opt-in): their rules and the values the plan carries.
+keepalived_daemon_options (the arguments keepalived starts with), keepalived_metrics_*
+(the Prometheus textfile writer, opt-in) and keepalived_lock_* (one run at a time on a
+host): their rules and the values the plan carries.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ NONLOCAL_BIND = ("net.ipv4.ip_nonlocal_bind", "net.ipv6.ip_nonlocal_bind")
 TCP_RETRIES2 = "net.ipv4.tcp_retries2"
 # Fewer than 3 retransmissions gives up a connection after well under a second of loss; 15 is the kernel's default.
 TCP_RETRIES2_RANGE = (3, 15)
+# The run lease (keepalived_lock): seconds to wait for another run, and how long a lease lasts
+# (at least a minute: a shorter one would expire under the run that holds it).
+LOCK_WAIT_RANGE = (0, 86400)
+LOCK_TTL_RANGE = (60, 7 * 86400)
 
 # keepalived's command-line options (keepalived --help of 2.2.7, Debian 12, and 2.3.3, Debian 13), long form:
 # None for a flag, else the pattern its value must match, with an example.
@@ -142,6 +147,28 @@ def metrics(view):
             "exporter_package": view.get("metrics_exporter_package") or None}
 
 
+def validate_lock(errors, host, view):
+    """keepalived_lock_wait and keepalived_lock_ttl: numbers of seconds in their ranges (the role gives both)."""
+    if "lock_wait" in view:
+        wait, (low, high) = number(view["lock_wait"]), LOCK_WAIT_RANGE
+        if wait is None or not low <= wait <= high:
+            err(errors, host, "keepalived_lock_wait", "is %r, not a number of seconds in %d..%d"
+                % (view["lock_wait"], low, high),
+                "use 0 (fail at once while another run changes this host) or the seconds to wait for it, e.g. 300")
+    if "lock_ttl" in view:
+        ttl, (low, high) = number(view["lock_ttl"]), LOCK_TTL_RANGE
+        if ttl is None or ttl != int(ttl) or not low <= ttl <= high:
+            err(errors, host, "keepalived_lock_ttl", "is %r, not a whole number of seconds in %d..%d"
+                % (view["lock_ttl"], low, high),
+                "use more seconds than the longest run takes, e.g. 3600")
+
+
+def lock(view):
+    """The run lease's wait and lifetime in seconds (a host the preflight accepted; None where not given)."""
+    wait, ttl = number(view.get("lock_wait")), number(view.get("lock_ttl"))
+    return {"wait": wait, "ttl": None if ttl is None else int(ttl)}
+
+
 def validate(errors, host, view):
     """The rules of the package, sysctl, daemon-option and metrics variables."""
     if view.get("package_state") == "latest":
@@ -150,6 +177,7 @@ def validate(errors, host, view):
             "keep present, and upgrade with playbooks/upgrade.yml (failover.keepalived.upgrade): one host at a time, "
             "VIP holders drained first")
     validate_metrics(errors, host, view)
+    validate_lock(errors, host, view)
     nonlocal_bind = view.get("nonlocal_bind")
     if nonlocal_bind is not None and not isinstance(nonlocal_bind, bool):
         err(errors, host, "keepalived_nonlocal_bind", "is %r, not true, false or null" % (nonlocal_bind,),

@@ -202,6 +202,8 @@ def _host_plan(index, host):
         # Outside keepalived.conf: the kernel settings and the daemon's arguments.
         "sysctls": host_system.sysctls(view),
         "daemon_args": host_system.daemon_args(view),
+        # One run at a time changes this host (keepalived_lock_*).
+        "lock": host_system.lock(view),
         # The Prometheus textfile writer and node-exporter (keepalived_metrics_*).
         "metrics": host_system.metrics(view),
         # The down files this host's instances track; created before keepalived first starts when

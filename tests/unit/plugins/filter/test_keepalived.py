@@ -273,6 +273,19 @@ def _templated_plan():
     return plain, dict(plain, instances=trust_as_template("{{ instances }}")), {"instances": plain["instances"]}
 
 
+def _templated_lease():
+    """A lease of a run of this controller whose process has ended, its pid a template."""
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    plain = {"id": "a" * 32, "controller": socket.gethostname(), "pid": gone.pid, "user": "deploy",
+             "playbook": "site", "taken": 0.0, "expires": 3600.0}
+    return plain, dict(plain, pid=trust_as_template("{{ pid }}")), {"pid": gone.pid}
+
+
 def test_keepalived_drain_effects_of_the_plan():
     # views() track no check, so nothing would act on a down file of node1.
     effects = FILTERS["keepalived_drain_effects"](_plan_of_views(), "node1")
@@ -316,11 +329,14 @@ INPUTS = [
     ("keepalived_undrain_instances", lambda group: _templated_results(group, "node1 drained"), ("node1",)),
     ("keepalived_drill_steps", lambda group: _templated_results(group, "healthy"), (_plan_of_views(),)),
     ("keepalived_drill_report", lambda group: _templated_runs(), (_plan_of_views(),)),
+    ("keepalived_run_ended", lambda group: _templated_lease(), ()),
 ]
+# Filters of no container: keepalived_run takes the playbook's name and gives a new id each time.
+NO_CONTAINER = ["keepalived_run"]
 
 
 def test_every_filter_has_inputs():
-    assert sorted(name for name, _make, _args in INPUTS) == sorted(FILTERS)
+    assert sorted([name for name, _make, _args in INPUTS] + NO_CONTAINER) == sorted(FILTERS)
 
 
 @pytest.mark.parametrize("name, make, args", INPUTS, ids=[case[0] for case in INPUTS])
@@ -369,3 +385,24 @@ def test_every_filter_has_its_sidecar_documentation(name):
 def test_every_sidecar_documents_a_filter():
     names = sorted(entry[:-len(".yml")] for entry in os.listdir(FILTER_DIR) if entry.endswith(".yml"))
     assert names == sorted(FILTERS)
+
+
+def test_a_run_names_itself_and_another_run_of_this_controller_is_judged_by_its_process():
+    import multiprocessing
+    import socket
+    import subprocess
+    import sys
+
+    run = FILTERS["keepalived_run"]("site")
+    assert run["controller"] == socket.gethostname() and run["playbook"] == "site"
+    assert run["pid"] == os.getpid() and len(run["id"]) == 32
+    assert FILTERS["keepalived_run"]("site")["id"] != run["id"]
+    # Filters run in the playbook's forked workers: the run is the worker's parent.
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(FILTERS["keepalived_run"], ("site",))["pid"] == os.getpid()
+    ended = FILTERS["keepalived_run_ended"]
+    assert ended(run) is False
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert ended(dict(run, pid=gone.pid)) is True
+    assert ended(dict(run, pid=gone.pid, controller="elsewhere.invalid")) is False

@@ -372,6 +372,16 @@ BAD = [
     ("tcp_retries2 below what keeps a connection through a move",
      lambda v: v["node1"].update(tcp_retries2=1),
      ["keepalived_tcp_retries2 is 1, outside 3..15", "use e.g. 8"]),
+    ("a negative wait for another run",
+     lambda v: v["node1"].update(lock_wait=-1, lock_ttl=3600),
+     ["node1: keepalived_lock_wait is -1, not a number of seconds in 0..86400", "use 0 (fail at once"]),
+    ("a lease shorter than a run, and one given as a fraction",
+     lambda v: (v["node1"].update(lock_wait=0, lock_ttl=30), v["node2"].update(lock_wait="5", lock_ttl=90.5)),
+     ["node1: keepalived_lock_ttl is 30, not a whole number of seconds in 60..604800",
+      "node2: keepalived_lock_ttl is 90.5", "more seconds than the longest run"]),
+    ("a wait that is no number",
+     lambda v: v["node1"].update(lock_wait="forever", lock_ttl=3600),
+     ["keepalived_lock_wait is 'forever'"]),
     ("daemon option with a typo",
      lambda v: v["node1"].update(daemon_options=["--log-detial"]),
      ["keepalived_daemon_options[0] is --log-detial, which keepalived does not know (did you mean --log-detail?)"]),
@@ -547,6 +557,9 @@ def test_kernel_settings_daemon_arguments_and_down_files_come_from_the_plan():
     # Every key the role manages is planned; None leaves it alone (and out of the role's sysctl file).
     assert two["sysctls"] == dict.fromkeys(one["sysctls"])
     assert (one["daemon_args"], two["daemon_args"]) == ("--log-detail --snmp", "")
+    # The run lease's settings, numbers however given (-e keepalived_lock_wait=30 is a string).
+    views["node1"].update(lock_wait="30", lock_ttl=600)
+    assert plan.plans(views)["node1"]["lock"] == {"wait": 30.0, "ttl": 600}
     assert (one["maintenance_files"], one["start_in_maintenance"]) == (["/etc/keepalived/down"], True)
     assert (two["maintenance_files"], two["start_in_maintenance"]) == (["/etc/keepalived/down"], False)
 
