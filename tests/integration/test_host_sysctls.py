@@ -123,4 +123,10 @@ def test_kernel_settings_are_applied_kept_and_loaded_at_boot(netns, workdir):
     assert values(first)["net.ipv4.ip_nonlocal_bind"] == "0" and values(first)["net.ipv6.ip_nonlocal_bind"] == "0"
     assert "net.ipv4.ip_nonlocal_bind=0" in (workdir / "60-failover-keepalived.conf").read_text().replace(" ", "")
 
+    # Nothing managed any more: the role's file goes, the running values are left as they are.
+    left = values(first)
+    converge(first, workdir)
+    assert not (workdir / "60-failover-keepalived.conf").exists()
+    assert values(first) == left
+
     assert values() == host_before, "the host's own settings changed"
