@@ -96,25 +96,44 @@ def _controller_pid():
     return parent.pid if parent is not None else os.getpid()
 
 
-def _alive(pid):
+def _host_key():
+    """This controller's boot and pid namespace, as "BOOT_ID/PIDNS"; empty where /proc tells neither."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip()
+        return "%s/%d" % (boot, os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _started(pid):
+    """The start time of process ``pid`` (clock ticks after boot), or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # Field 22; the command name before it (in parentheses) may hold spaces.
+    return int(data.rsplit(")", 1)[1].split()[19])
+
+
+def _user():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
 
 
 def keepalived_run(playbook):
     """This run of ``playbook``: a new id, the controller, its ansible-playbook process and user."""
-    return {"id": uuid.uuid4().hex, "controller": socket.gethostname(), "pid": _controller_pid(),
-            "user": getpass.getuser(), "playbook": str(playbook)}
+    pid = _controller_pid()
+    return {"id": uuid.uuid4().hex, "controller": socket.gethostname(), "host_key": _host_key(), "pid": pid,
+            "pid_started": _started(pid), "user": _user(), "playbook": str(playbook)}
 
 
 def keepalived_run_ended(lease):
-    """True when the run that holds ``lease`` was started on this controller and is gone."""
-    return _run_lock.ended(_plain(lease or {}), socket.gethostname(), _alive)
+    """True when the run that holds ``lease`` was started on this controller and its process is gone."""
+    return _run_lock.ended(_plain(lease or {}), _host_key(), _started)
 
 
 class FilterModule:

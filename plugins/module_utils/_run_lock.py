@@ -23,8 +23,10 @@ import os
 import time
 
 LEASE_MODE = 0o600
-# What a run must name (the keepalived_run filter gives all of them).
+# What a run must name (the keepalived_run filter gives all of them), and what it names where the
+# controller can tell: its boot and pid namespace (host_key), and its process's start time.
 RUN_FIELDS = ('id', 'controller', 'pid', 'user', 'playbook')
+RUN_EXTRA = ('host_key', 'pid_started')
 
 
 # ---------------------------------------------------------------------------
@@ -44,7 +46,7 @@ def parse(text):
 
 def lease_for(run, now, ttl):
     """The lease RUN writes at NOW, valid for TTL seconds."""
-    lease = dict((key, run.get(key)) for key in RUN_FIELDS)
+    lease = dict((key, run.get(key)) for key in RUN_FIELDS + RUN_EXTRA)
     lease.update(taken=round(now, 3), expires=round(now + ttl, 3))
     return lease
 
@@ -67,19 +69,27 @@ def verdict(lease, run_id, now, take_over=()):
     return 'held'
 
 
-def ended(lease, controller, alive):
-    """True when LEASE's run was started on CONTROLLER (this one) and its process is gone.
+def ended(lease, host_key, started_of):
+    """True when LEASE's run was started on this controller and its process is gone.
 
-    ALIVE tells whether a process id is running here. A run of another
-    controller is never judged ended: its lease is waited for or expires.
+    HOST_KEY names this controller's boot and pid namespace (empty where it
+    cannot tell); a run of any other is never judged ended, whatever its host
+    name: its lease is waited for or expires. STARTED_OF(pid) is the start time
+    of a running process, None when there is none; a process id now used by
+    another process (another start time) counts as gone.
     """
-    if not lease or lease.get('controller') != controller:
+    if not lease or not host_key or lease.get('host_key') != host_key:
         return False
     try:
         pid = int(lease.get('pid'))
     except (TypeError, ValueError):
         return False
-    return pid > 0 and not alive(pid)
+    if pid <= 0:
+        return False
+    now = started_of(pid)
+    if now is None:
+        return True
+    return lease.get('pid_started') is not None and now != lease.get('pid_started')
 
 
 def when(epoch):
@@ -144,6 +154,11 @@ def acquire(path, run, ttl, wait, poll_interval, take_over=(), check_mode=False,
     ``waited``. In check mode nothing is written.
     """
     start = clock()
+    if check_mode and not os.path.exists(path):
+        # No lease file yet: free, and a check run does not create one.
+        now = clock()
+        return {'acquired': True, 'changed': True, 'holder': lease_for(run, now, ttl), 'waited': 0.0,
+                'state': 'free'}
     while True:
         with Locked(path) as lock:
             found = lock.read()
@@ -212,8 +227,9 @@ def run(module):
                           % describe(result.get('replaced') or {}),
         }[result['state']]
     else:
-        result['msg'] = 'another run holds the lock: %s (waited %.1f s)' % (
-            describe(result['holder']), result['waited'])
+        result['msg'] = 'another run holds the lock: %s' % describe(result['holder'])
+        if params['wait'] > 0:
+            result['msg'] += ' (waited %.1f s)' % result['waited']
         if params['fail_when_held']:
             module.fail_json(**result)
     return result

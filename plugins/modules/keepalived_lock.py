@@ -117,7 +117,9 @@ acquired:
   type: bool
   sample: true
 changed:
-  description: Whether the lease file was (or in check mode would be) written.
+  description:
+    - Whether this run's lease took the place of none or of another run's (in check mode, would), or was
+      given up. Taking its own lease again only renews its expiry and is no change.
   returned: always
   type: bool
   sample: true

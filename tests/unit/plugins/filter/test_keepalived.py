@@ -275,14 +275,12 @@ def _templated_plan():
 
 def _templated_lease():
     """A lease of a run of this controller whose process has ended, its pid a template."""
-    import socket
     import subprocess
     import sys
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    plain = {"id": "a" * 32, "controller": socket.gethostname(), "pid": gone.pid, "user": "deploy",
-             "playbook": "site", "taken": 0.0, "expires": 3600.0}
+    plain = dict(FILTERS["keepalived_run"]("site"), pid=gone.pid, taken=0.0, expires=3600.0)
     return plain, dict(plain, pid=trust_as_template("{{ pid }}")), {"pid": gone.pid}
 
 
@@ -396,6 +394,7 @@ def test_a_run_names_itself_and_another_run_of_this_controller_is_judged_by_its_
     run = FILTERS["keepalived_run"]("site")
     assert run["controller"] == socket.gethostname() and run["playbook"] == "site"
     assert run["pid"] == os.getpid() and len(run["id"]) == 32
+    assert run["host_key"] and run["pid_started"] > 0
     assert FILTERS["keepalived_run"]("site")["id"] != run["id"]
     # Filters run in the playbook's forked workers: the run is the worker's parent.
     with multiprocessing.get_context("fork").Pool(1) as pool:
@@ -405,4 +404,5 @@ def test_a_run_names_itself_and_another_run_of_this_controller_is_judged_by_its_
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     assert ended(dict(run, pid=gone.pid)) is True
-    assert ended(dict(run, pid=gone.pid, controller="elsewhere.invalid")) is False
+    assert ended(dict(run, pid_started=run["pid_started"] + 1)) is True
+    assert ended(dict(run, pid=gone.pid, host_key="another-boot/1")) is False

@@ -50,16 +50,29 @@ def test_parse(text, expected):
     assert _run_lock.parse(text) == expected
 
 
-@pytest.mark.parametrize('found, alive, expected', [
-    (lease(RUN_B), set(), True),
-    (lease(RUN_B), {4343}, False),
-    (dict(lease(RUN_B), controller='ops2'), set(), False),
-    (dict(lease(RUN_B), pid='x'), set(), False),
-    (dict(lease(RUN_B), pid=0), set(), False),
-    (None, set(), False),
+HERE = 'boot-1/4026531836'
+RUN_B_HERE = dict(RUN_B, host_key=HERE, pid_started=1000)
+
+
+@pytest.mark.parametrize('found, running, expected', [
+    # pid -> start time of the processes running on this controller
+    (lease(RUN_B_HERE), {}, True),
+    (lease(RUN_B_HERE), {4343: 1000}, False),
+    (lease(RUN_B_HERE), {4343: 2000}, True),                     # the pid is another process's now
+    (lease(dict(RUN_B_HERE, pid_started=None)), {4343: 2000}, False),
+    (lease(dict(RUN_B_HERE, host_key='boot-2/4026531836')), {}, False),   # another machine of the same name
+    (lease(dict(RUN_B_HERE, host_key='boot-1/4026532000')), {}, False),   # another pid namespace
+    (lease(dict(RUN_B_HERE, host_key='')), {}, False),
+    (lease(dict(RUN_B_HERE, pid='x')), {}, False),
+    (lease(dict(RUN_B_HERE, pid=0)), {}, False),
+    (None, {}, False),
 ])
-def test_ended(found, alive, expected):
-    assert _run_lock.ended(found, 'ops1', alive.__contains__) is expected
+def test_ended(found, running, expected):
+    assert _run_lock.ended(found, HERE, running.get) is expected
+
+
+def test_nothing_ends_where_the_controller_cannot_tell():
+    assert _run_lock.ended(lease(dict(RUN_B_HERE, host_key='')), '', {}.get) is False
 
 
 def test_describe_names_the_run():

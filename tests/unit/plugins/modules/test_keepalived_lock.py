@@ -33,7 +33,11 @@ def test_second_run_is_refused_and_names_the_first(run_module, tmp_path):
 def test_check_mode_writes_nothing(run_module, tmp_path):
     path = tmp_path / 'lock'
     result, _output = run_module({'run': RUN_A, 'path': str(path)}, check=True)
-    assert (result['acquired'], result['changed']) == (True, True)
+    assert (result['acquired'], result['changed'], result['state']) == (True, True, 'free')
+    assert not path.exists()
+    path.write_text('')
+    result, _output = run_module({'run': RUN_A, 'path': str(path)}, check=True)
+    assert (result['acquired'], result['changed'], result['state']) == (True, True, 'free')
     assert path.read_text() == ''
 
 
