@@ -34,7 +34,8 @@ def drain_effects(plan, node, down_file=None):
     ``down_file``: the file to create; by default the one ``node``'s checks watch (refused when there
     are several, or none). Returns ``down_file``, ``drained`` (instance -> the node's effective
     priority once keepalived counts the check failed, None for FAULT), ``healthy`` (the same once it
-    counts it passing again; only the instances the file moves) and ``problems`` (a drain or undrain
+    counts it passing again; only the instances the file moves), ``nopreempt`` (the node's instances
+    with nopreempt, where an undrain never makes it master again) and ``problems`` (a drain or undrain
     that could not be waited for: nothing would tell when keepalived has acted on it).
     """
     members = [i for i in plan["instances"] if node in (i.get("priorities") or {})]
@@ -59,7 +60,9 @@ def drain_effects(plan, node, down_file=None):
         if entry is not None:
             drained[inst["name"]] = _shown(entry["priorities"][node])
             healthy[inst["name"]] = _shown(inst["priorities"][node])
-    return {"down_file": down_file, "drained": drained, "healthy": healthy, "problems": problems}
+    nopreempt = sorted(inst["name"] for inst in members if node in (inst.get("nopreempt") or []))
+    return {"down_file": down_file, "drained": drained, "healthy": healthy, "nopreempt": nopreempt,
+            "problems": problems}
 
 
 def steps(results, plan, instance=None):

@@ -239,6 +239,8 @@ def instance_plan(name, members):
         warnings.append("check %s can never move the VIP off %s" % (check, holder))
     return {"name": name, "vips": by_host[holder]["vips"] if holder else [], "holder": holder,
             "succession": succession, "priorities": healthy, "advert_int": advert,
+            # The members that never take the VIP back from a healthy master (nopreempt).
+            "nopreempt": [m["host"] for m in members if m["nopreempt"]],
             "failures": failures, "warnings": warnings}
 
 

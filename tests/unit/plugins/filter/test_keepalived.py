@@ -287,7 +287,7 @@ def _templated_lease():
 def test_keepalived_drain_effects_of_the_plan():
     # views() track no check, so nothing would act on a down file of node1.
     effects = FILTERS["keepalived_drain_effects"](_plan_of_views(), "node1")
-    assert effects == {"down_file": None, "drained": {}, "healthy": {}, "problems": [
+    assert effects == {"down_file": None, "drained": {}, "healthy": {}, "nopreempt": [], "problems": [
         "no check of node1 watches a down file (a check: file script), so nothing drains it: add one to its "
         "keepalived_checks"]}
 

@@ -193,4 +193,12 @@ EFFECTS = [
                          ids=[c[0] for c in EFFECTS])
 def test_drain_effects(plan_, node, asked, down_file, drained, healthy, problems):
     effects = _drill.drain_effects(plan_, node, asked)
-    assert effects == {"down_file": down_file, "drained": drained, "healthy": healthy, "problems": problems}
+    assert effects == {"down_file": down_file, "drained": drained, "healthy": healthy, "nopreempt": [],
+                       "problems": problems}
+
+
+def test_drain_effects_name_the_instances_a_node_never_takes_back():
+    plan_ = effects_plan(DOWN)
+    plan_["instances"].append(dict(plan_["instances"][0], name="STAY", nopreempt=["node1", "node2"]))
+    plan_["instances"].append(dict(plan_["instances"][0], name="OTHERS", nopreempt=["node2"]))
+    assert _drill.drain_effects(plan_, "node1")["nopreempt"] == ["STAY"]
