@@ -47,7 +47,9 @@ options:
     description:
       - The run taking or giving up the lease, as the P(failover.keepalived.keepalived_run#filter)
         filter gives it on the controller.
-      - Keys C(id) (unique per run), C(controller), C(pid), C(user) and C(playbook).
+      - Keys C(id) (unique per run), C(controller), C(pid), C(user) and C(playbook); C(host_key) and
+        C(pid_started), where the controller gives them, are kept in the lease for
+        P(failover.keepalived.keepalived_run_ended#filter).
     type: dict
     required: true
   path:
