@@ -11,8 +11,10 @@ exclusive ``flock`` of the file itself, so two runs on one host never both
 take it; a released lease is an empty file (never removed, so that no waiter
 ever holds a lock on a file nobody else opens).
 
-The decisions are pure functions (``verdict``, ``describe``, ``lease_for``);
-``acquire`` and ``release`` put them on the file, and ``run`` is the module.
+The decisions are pure functions (``verdict``, ``ended``, ``describe``,
+``lease_for``); ``look`` and ``release`` put them on the file, ``acquire``
+looks again with _keepalived_wait's loop while it waits, and ``run`` is the
+module.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import fcntl
 import json
 import os
 import time
+
+from ansible_collections.failover.keepalived.plugins.module_utils._keepalived_wait import wait_until
 
 LEASE_MODE = 0o600
 # What a run must name (the keepalived_run filter gives all of them), and what it names where the
@@ -145,38 +149,40 @@ class Locked(object):
         os.fsync(self.fd)
 
 
+def look(path, run, ttl, take_over=(), check_mode=False, clock=time.time):
+    """One look at the lease at PATH under its flock: take it for RUN unless another run holds it."""
+    with Locked(path) as lock:
+        found = lock.read()
+        now = clock()
+        state = verdict(found, run['id'], now, take_over)
+        if state == 'held':
+            return {'acquired': False, 'changed': False, 'holder': found, 'state': state}
+        lease = lease_for(run, now, ttl)
+        if not check_mode:
+            lock.write(lease)
+        result = {'acquired': True, 'changed': state != 'ours', 'holder': lease, 'state': state}
+        if state in ('expired', 'taken over'):
+            result['replaced'] = found
+        return result
+
+
 def acquire(path, run, ttl, wait, poll_interval, take_over=(), check_mode=False,
             clock=time.time, sleep=time.sleep):
-    """Take the lease at PATH for RUN, waiting up to WAIT seconds for another run's to end.
+    """Take the lease at PATH for RUN, looking again every POLL_INTERVAL for up to WAIT seconds.
 
-    Returns the result: ``acquired``, ``changed``, ``holder`` (the lease held
-    now, or that blocked), ``replaced`` (an expired or taken-over lease) and
-    ``waited``. In check mode nothing is written.
+    Returns the last look (``acquired``, ``changed``, ``holder``: the lease
+    held now or the one that blocked, ``replaced``: an expired or taken-over
+    lease) with ``waited``. In check mode nothing is written.
     """
-    start = clock()
     if check_mode and not os.path.exists(path):
         # No lease file yet: free, and a check run does not create one.
-        now = clock()
-        return {'acquired': True, 'changed': True, 'holder': lease_for(run, now, ttl), 'waited': 0.0,
+        return {'acquired': True, 'changed': True, 'holder': lease_for(run, clock(), ttl), 'waited': 0.0,
                 'state': 'free'}
-    while True:
-        with Locked(path) as lock:
-            found = lock.read()
-            now = clock()
-            state = verdict(found, run['id'], now, take_over)
-            if state != 'held':
-                lease = lease_for(run, now, ttl)
-                if not check_mode:
-                    lock.write(lease)
-                result = {'acquired': True, 'changed': state != 'ours', 'holder': lease,
-                          'waited': round(now - start, 3), 'state': state}
-                if state in ('expired', 'taken over'):
-                    result['replaced'] = found
-                return result
-        if now - start >= wait:
-            return {'acquired': False, 'changed': False, 'holder': found,
-                    'waited': round(now - start, 3), 'state': state}
-        sleep(min(poll_interval, max(0.0, wait - (now - start))) or poll_interval)
+    _met, waited, result, _seen = wait_until(
+        lambda: look(path, run, ttl, take_over, check_mode, clock),
+        lambda result: (result['acquired'], result['state']), wait, poll_interval, clock, sleep)
+    result['waited'] = waited
+    return result
 
 
 def release(path, run_id, check_mode=False):

@@ -54,9 +54,11 @@ options:
     required: true
   path:
     description:
-      - The lease file. On C(/run) it goes with a reboot, which ends every run on the host too.
+      - The lease file, the same for every run that is to wait for the others (the keepalived role's is
+        C(/run/failover-keepalived.lock)). On C(/run) it goes with a reboot, which ends every run on the
+        host too.
     type: path
-    default: /run/failover-keepalived.lock
+    required: true
   ttl:
     description:
       - Seconds the lease is valid for; another run takes it over after that. Longer than the
@@ -102,6 +104,7 @@ EXAMPLES = r"""
 - name: Take the lease on every host, waiting up to two minutes for another run to end
   failover.keepalived.keepalived_lock:
     run: "{{ this_run }}"
+    path: /run/failover-keepalived.lock
     wait: 120
   become: true
 
@@ -109,6 +112,7 @@ EXAMPLES = r"""
   failover.keepalived.keepalived_lock:
     state: released
     run: "{{ this_run }}"
+    path: /run/failover-keepalived.lock
   become: true
 """
 
@@ -181,7 +185,7 @@ def main():
         argument_spec=dict(
             state=dict(type='str', default='acquired', choices=['acquired', 'released']),
             run=dict(type='dict', required=True),
-            path=dict(type='path', default='/run/failover-keepalived.lock'),
+            path=dict(type='path', required=True),
             ttl=dict(type='int', default=3600),
             wait=dict(type='float', default=0.0),
             poll_interval=dict(type='float', default=1.0),
