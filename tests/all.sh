@@ -6,7 +6,10 @@
 # what a test starts: `molecule` (a Molecule scenario), `containers` (its own
 # containers outside Molecule: the lab check test, the benchmark), `sanity`
 # (ansible-test sanity); e.g. `-m "not molecule and not containers"` runs
-# everything that needs no container.
+# everything that needs no container. The tests run in two lanes side by side
+# (pytest-xdist, one worker per core; tests/conftest.py deals the Molecule
+# scenarios, the benchmark and the rest to the lanes); `-n 0` after the test
+# command runs them one after another.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -15,7 +18,7 @@ bash lab/setup.sh
 . .venv/bin/activate
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
 set +e
-python -m pytest "$@"
+python -m pytest -n 2 --dist loadgroup "$@"
 rc=$?
 set -e
 # pytest exits 5 when no test was collected: that is a failure here too.

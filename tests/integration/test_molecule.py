@@ -7,8 +7,10 @@ FK_MOLECULE_SCENARIOS (space-separated) narrow the run further.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,8 +33,30 @@ FAILED = re.compile(r"^(?:fatal|failed): \[")
 pytestmark = pytest.mark.molecule
 
 
+@pytest.fixture(scope="session")
+def collection_link():
+    """The collection Molecule's playbooks load is this checkout itself, through a link.
+
+    At each start Molecule installs a copy of the checkout into ~/.ansible/collections, except where the
+    collection there is already a link to the checkout. With two scenarios at once (tests/all.sh runs two
+    lanes), one scenario's copy would replace the files under the other's running playbook; the link is
+    made once, under a lock, by whichever scenario starts first.
+    """
+    link = Path.home() / ".ansible" / "collections" / "ansible_collections" / "failover" / "keepalived"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    with open(link.parent / ".failover-keepalived-link.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (link.is_symlink() and link.resolve() == TOP):
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.exists():
+                shutil.rmtree(link)
+            link.symlink_to(TOP)
+    return link
+
+
 @pytest.mark.parametrize("scenario, distro", MATRIX, ids=["%s-%s" % pair for pair in MATRIX])
-def test_scenario(scenario, distro, tmp_path):
+def test_scenario(scenario, distro, tmp_path, collection_link):
     env = dict(os.environ, MOLECULE_DISTRO=distro, NO_COLOR="1", ANSIBLE_NOCOLOR="1")
     log = tmp_path / "molecule.log"
     with open(log, "w", encoding="utf-8") as out:
