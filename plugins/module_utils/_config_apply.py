@@ -392,6 +392,7 @@ def run(module):
         'validated': False,
         'deferred': False,
         'reload_pending': pending,
+        'running_command': KeepalivedProbe(None, pid_file=params.get('pid_file') or '/run/keepalived.pid').command_line(),
     }
     if not plan.writes and not plan.removals:
         # Files an earlier run put in place that keepalived has not reloaded: a holder defers that too.

@@ -100,6 +100,18 @@ class KeepalivedProbe:
             return None
         return pid if comm.startswith('keepalived') else None
 
+    def command_line(self):
+        """The running keepalived's command line (program and arguments, from /proc), or None when it is not running."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        try:
+            with open(os.path.join(self.proc, str(pid), 'cmdline'), 'rb') as handle:
+                words = handle.read().split(b'\0')
+        except OSError:
+            return None
+        return [word.decode('utf-8', 'replace') for word in words if word]
+
     def version(self):
         if self._version is None and self.keepalived_bin:
             rc, out, err = self.run_command([self.keepalived_bin, '--version'])

@@ -110,7 +110,7 @@ options:
     type: path
   pid_file:
     description:
-      - keepalived's PID file, for O(defer_if_holding).
+      - keepalived's PID file, for O(defer_if_holding) and RV(running_command).
     type: path
     default: /run/keepalived.pid
   owner:
@@ -231,6 +231,15 @@ reload_pending:
   returned: always
   type: bool
   sample: false
+running_command:
+  description:
+    - The command line the running keepalived started with (the program, then its arguments), read
+      from C(/proc) through O(pid_file); V(null) when keepalived does not run. keepalived reads its
+      arguments only as it starts, so a reload leaves them as they are.
+  returned: always
+  type: list
+  elements: str
+  sample: ['/usr/sbin/keepalived', '--dont-fork', '--dump-conf', '--log-detail']
 vips_held:
   description:
     - The VIPs the host held when the module decided to defer.

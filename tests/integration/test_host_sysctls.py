@@ -85,6 +85,7 @@ def converge(ns, workdir, **settings):
     extra = {"__keepalived_plan": model["plans"]["localhost"],
              "__keepalived_sysctl_file": str(workdir / "60-failover-keepalived.conf"),
              "__keepalived_daemon_file": str(workdir / "default.keepalived"),
+             "__keepalived_dropin": str(workdir / "keepalived.service.d" / "failover-keepalived.conf"),
              "keepalived_config_dir": str(workdir / "etc"), "ansible_python_interpreter": sys.executable}
     (workdir / "extra.json").write_text(json.dumps(extra))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",

@@ -401,6 +401,26 @@ def test_defer_if_holding_defers_when_state_cannot_be_read(run_module, snapshot,
     assert snapshot(config_dir) == before
 
 
+@pytest.mark.parametrize('running', [True, False], ids=['keepalived runs', 'keepalived does not run'])
+def test_running_command_is_what_the_running_keepalived_started_with(run_module, config_dir, tmp_path, running):
+    """Read from /proc on every call, changed or not: the arguments a reload cannot change."""
+    (tmp_path / 'sbin').mkdir()
+    fake = tmp_path / 'sbin' / 'keepalived'
+    shutil.copy('/bin/sleep', str(fake))
+    proc = subprocess.Popen([str(fake), '60', '1'] if running else ['true'])
+    if not running:
+        proc.wait()
+    try:
+        (tmp_path / 'keepalived.pid').write_text('%d\n' % proc.pid)
+        for _ in range(2):
+            result, _output = run_module(module_args(config_dir, pid_file=str(tmp_path / 'keepalived.pid')))
+            expected = [str(fake), '60', '1'] if running else None
+            assert result['running_command'] == expected
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_reload_marker_is_written_with_the_files_and_kept_until_removed(run_module, config_dir, tmp_path):
     """A run stopped between putting the files in place and the reload is completed by the next one."""
     marker = tmp_path / 'reload-pending'
