@@ -412,10 +412,12 @@ def test_running_command_is_what_the_running_keepalived_started_with(run_module,
         proc.wait()
     try:
         (tmp_path / 'keepalived.pid').write_text('%d\n' % proc.pid)
-        for _ in range(2):
-            result, _output = run_module(module_args(config_dir, pid_file=str(tmp_path / 'keepalived.pid')))
-            expected = [str(fake), '60', '1'] if running else None
-            assert result['running_command'] == expected
+        expected = [str(fake), '60', '1'] if running else None
+        args = module_args(config_dir, pid_file=str(tmp_path / 'keepalived.pid'))
+        first, _output = run_module(args)
+        again, _output = run_module(args)
+        assert (first['changed'], again['changed']) == (True, False)
+        assert first['running_command'] == again['running_command'] == expected
     finally:
         proc.kill()
         proc.wait()
