@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Lanes for a session run by pytest-xdist (`tests/all.sh` runs `-n 2 --dist loadgroup`).
 
-The long tests spend most of their time waiting for keepalived's timers, so two of them run side by
-side on the two cores. Each worker gets one lane (one `xdist_group`), and a lane runs its tests one
+The long tests spend much of their time waiting for keepalived's timers, so two of them run side by
+side on the two cores (each then takes about 1.5 times as long: a run of 45 minutes one after another
+took 40 in two lanes). Each worker gets one lane (one `xdist_group`), and a lane runs its tests one
 after another, so tests that must not overlap stay apart:
 
 - a Molecule scenario's runs share its network and addresses: every distribution of a scenario is in
