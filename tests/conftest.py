@@ -1,7 +1,7 @@
 # Copyright: Contributors to the failover.keepalived collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Lanes for a session run by pytest-xdist (`tests/all.sh` runs `-n 2 --dist loadgroup`).
+"""Lanes for a session run by pytest-xdist (`FK_LANES=2 bash tests/all.sh` runs `-n 2 --dist loadgroup`).
 
 The long tests spend much of their time waiting for keepalived's timers, so two of them run side by
 side on the two cores (each then takes about 1.5 times as long: a run of 45 minutes one after another

@@ -139,28 +139,39 @@ class AddressWatch:
         return self.held()
 
     def follow(self, until, stop=lambda: False, poll=0.1):
-        """Record the events until the clock reaches ``until`` or ``stop()`` is true; returns why it ended."""
+        """Record the events until the clock reaches ``until`` or ``stop()`` is true; returns why it ended.
+
+        The kernel queues an address event before the command that made the change returns, so the events
+        queued when the stop is seen are read before the watch ends: none made before the stop is lost.
+        """
         try:
             while True:
                 if stop():
+                    while self._read(0):
+                        pass
                     return "stopped"
                 left = until - self.clock()
                 if left <= 0:
                     return "timeout"
-                ready, _w, _x = select.select([self.events_socket], [], [], min(poll, left))
-                if not ready:
-                    continue
-                try:
-                    data = self.events_socket.recv(1 << 16)
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:
-                        raise WatchError("the kernel dropped address events (receive buffer overrun)") from exc
-                    raise
-                when = self.clock()
-                for message in parse(data):
-                    self._apply(message, when)
+                self._read(min(poll, left))
         finally:
             self.events_socket.close()
+
+    def _read(self, timeout):
+        """Apply what the kernel has sent within ``timeout`` seconds; False when nothing came."""
+        ready, _w, _x = select.select([self.events_socket], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            data = self.events_socket.recv(1 << 16)
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                raise WatchError("the kernel dropped address events (receive buffer overrun)") from exc
+            raise
+        when = self.clock()
+        for message in parse(data):
+            self._apply(message, when)
+        return True
 
 
 def watch(vips, seconds, stop_file=None, ready_file=None, open_socket=netlink_socket, clock=time.time):

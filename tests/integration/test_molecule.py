@@ -38,7 +38,7 @@ def collection_link():
     """The collection Molecule's playbooks load is this checkout itself, through a link.
 
     At each start Molecule installs a copy of the checkout into ~/.ansible/collections, except where the
-    collection there is already a link to the checkout. With two scenarios at once (tests/all.sh runs two
+    collection there is already a link to the checkout. With two scenarios at once (FK_LANES=2 runs two
     lanes), one scenario's copy would replace the files under the other's running playbook; the link is
     made once, under a lock, by whichever scenario starts first.
     """

@@ -5,8 +5,10 @@ of the test's own while the module follows the address events, as the drill runs
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -86,3 +88,23 @@ def test_refuses(run_module, tmp_path, args, message):
     result, _out = run_module(dict(args, ready_file=str(tmp_path / 'r'), stop_file=str(tmp_path / 's')))
     assert result['failed'] and message in result['msg']
     assert not os.path.exists(tmp_path / 'r')
+
+
+STOP_AT_ONCE = '''
+import json, subprocess, sys
+from ansible_collections.failover.keepalived.plugins.module_utils._vip_watch import AddressWatch
+watcher = AddressWatch(["10.9.0.5/24"])
+watcher.start()
+for change in (["add", "10.9.0.5/24", "dev", "v0"], ["del", "10.9.0.5/24", "dev", "v0"]):
+    subprocess.run(["ip", "addr"] + change, check=True)
+ended = watcher.follow(until=watcher.clock() + 60, stop=lambda: True)
+print(json.dumps([ended, [(e["vip"], e["held"]) for e in watcher.events]]))
+'''
+
+
+def test_a_stop_seen_at_once_still_reads_the_changes_made_before_it(netns, module_env):
+    """The kernel queues an address event before `ip` returns: a stop that comes after the changes (here
+    at the watch's first look) must not lose them, however late the watch looks."""
+    out = subprocess.run(['ip', 'netns', 'exec', netns, sys.executable, '-c', STOP_AT_ONCE], env=module_env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert json.loads(out) == ['stopped', [['10.9.0.5', True], ['10.9.0.5', False]]]
