@@ -46,11 +46,15 @@ def group_of(item):
     return "local"
 
 
+def longest_first(groups):
+    return sorted(groups, key=lambda name: (-MINUTES.get(name, UNLISTED_MINUTES), name))
+
+
 def lanes_for(groups, count):
     """Deal the groups to `count` lanes, longest first, each to the lane with the fewest minutes so far."""
     load = [0] * count
     lane = {}
-    for group in sorted(groups, key=lambda name: (-MINUTES.get(name, UNLISTED_MINUTES), name)):
+    for group in longest_first(groups):
         chosen = load.index(min(load))
         lane[group] = chosen
         load[chosen] += MINUTES.get(group, UNLISTED_MINUTES)
@@ -68,6 +72,5 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         item.add_marker(pytest.mark.xdist_group("lane%d" % lane[groups[item]]))
     # Within a lane, the longest groups first; the local tests keep their order.
-    rank = {group: index for index, group in enumerate(
-        sorted(lane, key=lambda name: (-MINUTES.get(name, UNLISTED_MINUTES), name)))}
+    rank = {group: index for index, group in enumerate(longest_first(lane))}
     items.sort(key=lambda item: rank[groups[item]])
