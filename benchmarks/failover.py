@@ -379,7 +379,9 @@ def cpu_of(start_fn, seconds):
 
 def cpu_table(seconds, counts=(1, 5, 20), show=True):
     """Measure and (with show) print the CPU table; returns its rows:
-    (checks, runner 1 s, runner 0.05 s, forked keepalived-check 1 s, shell one-liner 1 s), CPU seconds per minute."""
+    (checks, runner 1 s, runner 0.05 s, forked keepalived-check 1 s, shell one-liner 1 s, the interpreter
+    alone 1 s), CPU seconds per minute. The interpreter alone is what the launcher starts (`python3 -I -S`)
+    running nothing: the floor under any check written in Python that keepalived forks."""
     work = Path(tempfile.mkdtemp(prefix="failover-bench-"))
     lib = work / "lib"
     lib.mkdir()
@@ -425,15 +427,17 @@ def cpu_table(seconds, counts=(1, 5, 20), show=True):
                      cpu_of(runner(count, 1.0), seconds),
                      cpu_of(runner(count, 0.05), seconds),
                      cpu_of(forked(count, launcher + ["file", "--path", str(down)]), seconds),
-                     cpu_of(forked(count, ["sh", "-c", f"[ ! -e {down} ]"]), seconds)))
+                     cpu_of(forked(count, ["sh", "-c", f"[ ! -e {down} ]"]), seconds),
+                     cpu_of(forked(count, [sys.executable, "-I", "-S", "-c", "pass"]), seconds)))
         print(f"  measured {count} check(s)", flush=True)
     shutil.rmtree(work, ignore_errors=True)
     if show:
         print("\nCPU seconds per minute (user+system), file checks:")
-        print("| checks | runner, 1 s interval | runner, 0.05 s interval | forked keepalived-check, 1 s | shell one-liner, 1 s |")
-        print("|---:|---:|---:|---:|---:|")
-        for count, run1, run005, fork1, shell1 in rows:
-            print(f"| {count} | {run1:.3f} | {run005:.3f} | {fork1:.3f} | {shell1:.3f} |")
+        print("| checks | runner, 1 s interval | runner, 0.05 s interval | forked keepalived-check, 1 s | shell one-liner, 1 s "
+              "| python3 -I -S alone, 1 s |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for count, run1, run005, fork1, shell1, python1 in rows:
+            print(f"| {count} | {run1:.3f} | {run005:.3f} | {fork1:.3f} | {shell1:.3f} | {python1:.3f} |")
     return rows
 
 

@@ -458,9 +458,9 @@ def gaps(values):
 
 def bench_cpu(seconds, results):
     log(f"cpu: 1, 5 and 20 file checks, {seconds:g} s per cell")
-    for count, run1, run005, fork1, shell1 in failover.cpu_table(seconds, show=False):
+    for count, run1, run005, fork1, shell1, python1 in failover.cpu_table(seconds, show=False):
         results.append({"checks": count, "runner_1s": round(run1, 3), "runner_0.05s": round(run005, 3),
-                        "forked_1s": round(fork1, 3), "shell_1s": round(shell1, 3)})
+                        "forked_1s": round(fork1, 3), "shell_1s": round(shell1, 3), "python_1s": round(python1, 3)})
 
 
 def bench_planning(results):
@@ -557,7 +557,8 @@ def rows(results):
             table.append((f"steady {profile}", f"{what}, advert {advert:g} s",
                           str(facts["false_moves"] + facts["node1_lost"]), "", "1"))
     labels = (("runner_1s", "runner, every 1 s"), ("runner_0.05s", "runner, every 0.05 s"),
-              ("forked_1s", "forked keepalived-check, every 1 s"), ("shell_1s", "shell one-liner, every 1 s"))
+              ("forked_1s", "forked keepalived-check, every 1 s"), ("shell_1s", "shell one-liner, every 1 s"),
+              ("python_1s", "python3 -I -S running nothing (the floor of a forked check), every 1 s"))
     for item in results.get("cpu", []):
         for key, text in labels:
             table.append(("cpu per host", f"{item['checks']} file check{'s' if item['checks'] > 1 else ''}: {text}",
@@ -661,10 +662,11 @@ def draw(path, results):
             else:
                 data = results["cpu"]
                 keys = (("runner_1s", "runner 1 s"), ("runner_0.05s", "runner 0.05 s"),
-                        ("forked_1s", "forked keepalived-check 1 s"), ("shell_1s", "shell one-liner 1 s"))
-                width = 0.2
+                        ("forked_1s", "forked keepalived-check 1 s"), ("shell_1s", "shell one-liner 1 s"),
+                        ("python_1s", "python3 -I -S alone 1 s"))
+                width = 0.16
                 for offset, (key, name) in enumerate(keys):
-                    bars = ax.bar([x + (offset - 1.5) * width for x in range(len(data))],
+                    bars = ax.bar([x + (offset - 2) * width for x in range(len(data))],
                                   [max(d[key], 1e-3) for d in data], width, label=name)
                     ax.bar_label(bars, labels=[f"{d[key]:.2f}" for d in data], fontsize=6, rotation=90, padding=2)
                 ax.set_yscale("log")

@@ -6,10 +6,10 @@
 # what a test starts: `molecule` (a Molecule scenario), `containers` (its own
 # containers outside Molecule: the lab check test, the benchmark), `sanity`
 # (ansible-test sanity); e.g. `-m "not molecule and not containers"` runs
-# everything that needs no container. FK_LANES=2 runs the tests in two lanes
-# side by side (pytest-xdist, one worker per core; tests/conftest.py deals the
-# Molecule scenarios, the benchmark and the rest to the lanes); by default they
-# run one after another.
+# everything that needs no container. The tests run in FK_LANES lanes side by
+# side, two by default (pytest-xdist, one worker per core; tests/conftest.py
+# deals the Molecule scenarios, the benchmark and the rest to the lanes);
+# FK_LANES=1 runs them one after another.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -19,7 +19,7 @@ bash lab/setup.sh
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
 set +e
 lanes=()
-[ "${FK_LANES:-1}" -gt 1 ] && lanes=(-n "$FK_LANES" --dist loadgroup)
+[ "${FK_LANES:-2}" -gt 1 ] && lanes=(-n "${FK_LANES:-2}" --dist loadgroup)
 python -m pytest "${lanes[@]}" "$@"
 rc=$?
 set -e

@@ -1,15 +1,15 @@
 # Copyright: Contributors to the failover.keepalived collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Lanes for a session run by pytest-xdist (`FK_LANES=2 bash tests/all.sh` runs `-n 2 --dist loadgroup`).
+"""Lanes for a session run by pytest-xdist (`bash tests/all.sh` runs `-n 2 --dist loadgroup`; FK_LANES=1 one lane).
 
 The long tests spend much of their time waiting for keepalived's timers, so two of them run side by
 side on the two cores (each then takes about 1.5 times as long: a run of 45 minutes one after another
 took 40 in two lanes). Each worker gets one lane (one `xdist_group`), and a lane runs its tests one
 after another, so tests that must not overlap stay apart:
 
-- a Molecule scenario's runs share its network and addresses: every distribution of a scenario is in
-  one lane;
+- a Molecule scenario's runs share its network and addresses: every lab of a scenario (its Debian
+  releases) is in one lane;
 - everything that is not a scenario or the benchmark (lint, unit, health checks, sanity, the lab check
   and invariant containers) is one group, as it was before lanes: its fixtures are per session and
   some start private services.
@@ -25,12 +25,13 @@ import os
 
 import pytest
 
-# Minutes each group took in a fresh-clone CI run, one after another; a scenario not listed counts as 5.
+# Minutes each group takes in a fresh-clone CI run, one after another (each scenario once, on its CI lab);
+# a scenario not listed counts as 5.
 MINUTES = {
-    "molecule-default": 14,
     "molecule-faults": 11,
-    "molecule-checks": 9,
+    "molecule-default": 7,
     "benchmark": 5,
+    "molecule-checks": 4.5,
     "local": 3.5,
     "molecule-fast": 3,
 }

@@ -48,6 +48,11 @@ def _steady(facts):
     return f"{facts['false_moves'] + facts['node1_lost']} in {facts['seconds'] / 60:g} min"
 
 
+def _ms(per_minute):
+    """One run's CPU in milliseconds from CPU seconds per minute at one run a second; NONE for an older result."""
+    return NONE if per_minute is None else f"{per_minute / 60 * 1000:.1f} ms"
+
+
 def _row(cells):
     return "| " + " | ".join(cells) + " |"
 
@@ -86,8 +91,9 @@ def failover_table(results):
         lines.append(_row([label] + [cell(pairs[key]) for key in keys]))
     cpu = {item["checks"]: item for item in results.get("cpu", [])}
     if 1 in cpu:
-        lines.append(_row(["CPU of one check run, forked by keepalived (shell one-liner)",
-                           f"{cpu[1]['forked_1s'] / 60 * 1000:.1f} ms ({cpu[1]['shell_1s'] / 60 * 1000:.1f} ms)"]
+        lines.append(_row(["CPU of one check run, forked by keepalived (shell one-liner; python3 -I -S running nothing)",
+                           f"{_ms(cpu[1]['forked_1s'])} ({_ms(cpu[1]['shell_1s'])}; "
+                           f"{_ms(cpu[1].get('python_1s'))})"]
                           + [NONE] * (len(keys) - 1)))
     for count in sorted(cpu):
         item = cpu[count]

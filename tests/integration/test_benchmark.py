@@ -70,6 +70,9 @@ def test_benchmark_small_run(tmp_path):
     assert (results["failover"]["fast"]["faults"]["down file"]["failover"]["worst_s"]
             < results["failover"]["classic"]["faults"]["down file"]["failover"]["best_s"])
     assert sorted({row["checks"] for row in results["cpu"]}) == [1, 5, 20]
+    # Each way of running the checks measured, the interpreter alone (the forked check's floor) too.
+    assert all(row[key] > 0 for row in results["cpu"]
+               for key in ("runner_1s", "runner_0.05s", "forked_1s", "shell_1s", "python_1s")), results["cpu"]
     assert [row["hosts"] for row in results["planning"]] == [1000, 2000, 5000]
     assert all(row["seconds"] > 0 for row in results["planning"])
     assert "| part" in (tmp_path / "latest.md").read_text()
