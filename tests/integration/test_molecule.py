@@ -73,7 +73,7 @@ def collection_link():
 
 @pytest.mark.parametrize("scenario, distro", MATRIX, ids=["%s-%s" % pair for pair in MATRIX])
 def test_scenario(scenario, distro, tmp_path, collection_link):
-    first, _, peers = distro.partition("+")
+    first, _plus, peers = distro.partition("+")
     env = dict(os.environ, MOLECULE_DISTRO=first, MOLECULE_DISTRO_PEERS=peers or first, NO_COLOR="1", ANSIBLE_NOCOLOR="1")
     log = tmp_path / "molecule.log"
     with open(log, "w", encoding="utf-8") as out:
