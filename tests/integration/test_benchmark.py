@@ -58,10 +58,13 @@ def test_benchmark_small_run(tmp_path):
                    for facts in steady.values()), steady
         assert steady["cpu"]["cpu_busy"] > 0.8, steady
         assert steady["loss"]["vrrp_received"] > 0 and steady["loss"]["vrrp_dropped"] >= 0, steady
-        # keepalived frozen on node1: node2 takes the VIP, and lets it go once node1 is thawed.
+        # keepalived frozen on node1: node2 takes the VIP after its master down interval, and lets it go
+        # once node1 is thawed, which can be within a fraction of a millisecond (node1's overdue advert
+        # goes out at once), so that figure may round to 0.
         if profile != "classic":
-            for figure in figures["frozen"].values():
-                assert len(figure["trials_s"]) == 2 and figure["best_s"] > 0, figure
+            frozen = figures["frozen"]
+            assert len(frozen["failover"]["trials_s"]) == 2 and frozen["failover"]["best_s"] > 0, frozen
+            assert len(frozen["failback"]["trials_s"]) == 2 and frozen["failback"]["best_s"] >= 0, frozen
             # In every trial the client is answered by the new holder only after it took the VIP (both moments
             # are stamped by processes reading events, so on a loaded machine either stamp may come late).
             for key in ("failover", "failback"):
