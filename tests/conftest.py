@@ -4,8 +4,8 @@
 """Lanes for a session run by pytest-xdist (`bash tests/all.sh` runs `-n 2 --dist loadgroup`; FK_LANES=1 one lane).
 
 The long tests spend much of their time waiting for keepalived's timers, so two of them run side by
-side on the two cores (each then takes about 1.5 times as long: a run of 45 minutes one after another
-took 40 in two lanes). Each worker gets one lane (one `xdist_group`), and a lane runs its tests one
+side on the two cores (each then takes about 1.5 times as long, and a fresh-clone run about two thirds:
+README "Where the time goes"). Each worker gets one lane (one `xdist_group`), and a lane runs its tests one
 after another, so tests that must not overlap stay apart:
 
 - a Molecule scenario's runs share its network and addresses: every lab of a scenario (its Debian
