@@ -75,6 +75,14 @@ NETWORKS = {
 FAILOVER_PROFILES = {"classic": None, "fast": None, "fast-0.04": 0.04}
 # The conditions of the steady part: no fault, and still no move.
 STEADY = {"cpu": "both cores saturated", "loss": "5 % of VRRP packets dropped at random"}
+# The cpu part's figures for each number of checks: key in latest.json, label in the table, label in the chart.
+CPU_FIGURES = (
+    ("runner_1s", "runner, every 1 s", "runner 1 s"),
+    ("runner_0.05s", "runner, every 0.05 s", "runner 0.05 s"),
+    ("forked_1s", "forked keepalived-check, every 1 s", "forked keepalived-check 1 s"),
+    ("shell_1s", "shell one-liner, every 1 s", "shell one-liner 1 s"),
+    ("python_1s", "python3 -I -S running nothing (the floor of a forked check), every 1 s", "python3 -I -S alone 1 s"),
+)
 WEB_UNIT = """[Unit]
 Description=Web server watched by check_web and asked through the VIP by the client (benchmark)
 [Service]
@@ -458,9 +466,9 @@ def gaps(values):
 
 def bench_cpu(seconds, results):
     log(f"cpu: 1, 5 and 20 file checks, {seconds:g} s per cell")
-    for count, run1, run005, fork1, shell1, python1 in failover.cpu_table(seconds, show=False):
-        results.append({"checks": count, "runner_1s": round(run1, 3), "runner_0.05s": round(run005, 3),
-                        "forked_1s": round(fork1, 3), "shell_1s": round(shell1, 3), "python_1s": round(python1, 3)})
+    for count, *figures in failover.cpu_table(seconds, show=False):
+        rounded = {key: round(value, 3) for (key, _text, _chart), value in zip(CPU_FIGURES, figures)}
+        results.append(dict(checks=count, **rounded))
 
 
 def bench_planning(results):
@@ -556,11 +564,8 @@ def rows(results):
                         f"({facts['vrrp_dropped']:,} of {facts['vrrp_received']:,} dropped)")
             table.append((f"steady {profile}", f"{what}, advert {advert:g} s",
                           str(facts["false_moves"] + facts["node1_lost"]), "", "1"))
-    labels = (("runner_1s", "runner, every 1 s"), ("runner_0.05s", "runner, every 0.05 s"),
-              ("forked_1s", "forked keepalived-check, every 1 s"), ("shell_1s", "shell one-liner, every 1 s"),
-              ("python_1s", "python3 -I -S running nothing (the floor of a forked check), every 1 s"))
     for item in results.get("cpu", []):
-        for key, text in labels:
+        for key, text, _chart in CPU_FIGURES:
             table.append(("cpu per host", f"{item['checks']} file check{'s' if item['checks'] > 1 else ''}: {text}",
                           f"{item[key]:.3f} CPU s/min", "", ""))
     for item in results.get("planning", []):
@@ -661,12 +666,10 @@ def draw(path, results):
                 ax.legend(loc="upper right", fontsize=8, ncols=2)
             else:
                 data = results["cpu"]
-                keys = (("runner_1s", "runner 1 s"), ("runner_0.05s", "runner 0.05 s"),
-                        ("forked_1s", "forked keepalived-check 1 s"), ("shell_1s", "shell one-liner 1 s"),
-                        ("python_1s", "python3 -I -S alone 1 s"))
-                width = 0.16
+                keys = [(key, name) for key, _text, name in CPU_FIGURES]
+                width = 0.8 / len(keys)
                 for offset, (key, name) in enumerate(keys):
-                    bars = ax.bar([x + (offset - 2) * width for x in range(len(data))],
+                    bars = ax.bar([x + (offset - (len(keys) - 1) / 2) * width for x in range(len(data))],
                                   [max(d[key], 1e-3) for d in data], width, label=name)
                     ax.bar_label(bars, labels=[f"{d[key]:.2f}" for d in data], fontsize=6, rotation=90, padding=2)
                 ax.set_yscale("log")

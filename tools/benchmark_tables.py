@@ -49,8 +49,8 @@ def _steady(facts):
 
 
 def _ms(per_minute):
-    """One run's CPU in milliseconds from CPU seconds per minute at one run a second; NONE for an older result."""
-    return NONE if per_minute is None else f"{per_minute / 60 * 1000:.1f} ms"
+    """One run's CPU in milliseconds from CPU seconds per minute at one run a second."""
+    return f"{per_minute / 60 * 1000:.1f} ms"
 
 
 def _row(cells):
@@ -93,7 +93,7 @@ def failover_table(results):
     if 1 in cpu:
         lines.append(_row(["CPU of one check run, forked by keepalived (shell one-liner; python3 -I -S running nothing)",
                            f"{_ms(cpu[1]['forked_1s'])} ({_ms(cpu[1]['shell_1s'])}; "
-                           f"{_ms(cpu[1].get('python_1s'))})"]
+                           f"{_ms(cpu[1]['python_1s'])})"]
                           + [NONE] * (len(keys) - 1)))
     for count in sorted(cpu):
         item = cpu[count]
