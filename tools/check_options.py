@@ -1,7 +1,7 @@
 """Write plugins/module_utils/_check_options.py from keepalived-check's option tables.
 
 The tables are the program's own (GLOBAL_OPTIONS and GLOBAL_RULES in cli.py, CHECKS in each module
-under checks/), imported from this checkout; the file written is plain data for the controller's
+under checks/, RUNNER_FIELDS in runner.py), imported from this checkout; the file written is plain data for the controller's
 preflight, so that both sides know the same options.
 
     python3 tools/check_options.py           rewrite the file
@@ -55,6 +55,10 @@ GLOBAL_OPTIONS is the list of options that go before the check name, and GLOBAL_
 their rules, with the keys above. The program also refuses --timeout not longer than
 --remediate-settle when remediating.
 
+RUNNER_FIELDS is the schedule of one check in the runner's config (runner.json), with
+the keys of an option (its "option" is unused): interval, timeout, fall, rise and
+confirm_interval. A default of None stands for the check's interval.
+
 An option dict has every one of these keys:
 
     name        str, snake_case: the key in keepalived_scripts[].args
@@ -81,9 +85,9 @@ def load():
     """The program's cli module and check registry, imported from this checkout."""
     sys.dont_write_bytecode = True  # leave no __pycache__ in the role's files
     sys.path.insert(0, str(LIB_DIR))
-    from keepalived_check import checks, cli
+    from keepalived_check import checks, cli, runner
 
-    return cli, checks
+    return cli, checks, runner
 
 
 def option_problems(where, option):
@@ -133,9 +137,13 @@ def rule_problems(where, table, names):
     return problems
 
 
-def problems(cli, checks):
+def problems(cli, checks, runner):
     """What is wrong with the tables (empty when nothing is)."""
     found = []
+    for option in runner.RUNNER_FIELDS:
+        found += option_problems(f"runner field {option.get('name')!r}", option)
+        if option.get("type") not in ("int", "float") or option.get("min") is None:
+            found.append(f"runner field {option.get('name')!r}: a number with a min")
     global_names = [option.get("name") for option in cli.GLOBAL_OPTIONS]
     for option in cli.GLOBAL_OPTIONS:
         found += option_problems(f"global option {option.get('name')!r}", option)
@@ -183,8 +191,8 @@ def normalize_rules(table):
     }
 
 
-def schema(cli, checks):
-    """(CHECKS, GLOBAL_OPTIONS, GLOBAL_RULES, FORMATS) as they are written to the file."""
+def schema(cli, checks, runner):
+    """(CHECKS, GLOBAL_OPTIONS, GLOBAL_RULES, RUNNER_FIELDS, FORMATS) as they are written to the file."""
     all_checks = {}
     for name in checks.MODULES:
         table = checks.declaration(name)
@@ -193,7 +201,8 @@ def schema(cli, checks):
                             **normalize_rules(table)}
     formats = {name: " ".join(rule.__doc__.split()) for name, rule in sorted(cli.FORMATS.items())}
     return (all_checks, [normalize_option(cli, option) for option in cli.GLOBAL_OPTIONS],
-            normalize_rules(cli.GLOBAL_RULES), formats)
+            normalize_rules(cli.GLOBAL_RULES), [normalize_option(cli, option) for option in runner.RUNNER_FIELDS],
+            formats)
 
 
 def string_literal(text, pad, width=100):
@@ -231,11 +240,11 @@ def literal(value, indent=0):
     raise TypeError(f"cannot write {value!r}")
 
 
-def render(cli, checks):
-    all_checks, global_options, global_rules, formats = schema(cli, checks)
+def render(cli, checks, runner):
+    all_checks, global_options, global_rules, runner_fields, formats = schema(cli, checks, runner)
     parts = [HEADER]
     for name, value in (("CHECKS", all_checks), ("GLOBAL_OPTIONS", global_options), ("GLOBAL_RULES", global_rules),
-                        ("FORMATS", formats)):
+                        ("RUNNER_FIELDS", runner_fields), ("FORMATS", formats)):
         parts.append(f"{name} = {literal(value)}\n")
     return "\n".join(parts)
 
@@ -244,12 +253,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report whether the file is out of date")
     args = parser.parse_args(argv)
-    cli, checks = load()
-    bad = problems(cli, checks)
+    cli, checks, runner = load()
+    bad = problems(cli, checks, runner)
     if bad:
         print("the option tables are malformed:\n  " + "\n  ".join(bad), file=sys.stderr)
         return 1
-    text = render(cli, checks)
+    text = render(cli, checks, runner)
     long_lines = [n for n, line in enumerate(text.splitlines(), 1) if len(line) > 160]
     if long_lines:
         print(f"lines {long_lines} would be longer than 160 characters; shorten those help texts", file=sys.stderr)

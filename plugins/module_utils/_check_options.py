@@ -24,6 +24,10 @@ GLOBAL_OPTIONS is the list of options that go before the check name, and GLOBAL_
 their rules, with the keys above. The program also refuses --timeout not longer than
 --remediate-settle when remediating.
 
+RUNNER_FIELDS is the schedule of one check in the runner's config (runner.json), with
+the keys of an option (its "option" is unused): interval, timeout, fall, rise and
+confirm_interval. A default of None stands for the check's interval.
+
 An option dict has every one of these keys:
 
     name        str, snake_case: the key in keepalived_scripts[].args
@@ -724,6 +728,74 @@ GLOBAL_RULES = {
     "requires": {},
     "exclusive": [["remediate_unit", "remediate_command"]],
 }
+
+RUNNER_FIELDS = [
+    {
+        "name": "interval",
+        "option": "--interval",
+        "type": "float",
+        "required": False,
+        "repeatable": False,
+        "default": 1.0,
+        "choices": None,
+        "min": 0.01,
+        "max": 86400,
+        "format": None,
+        "help": "seconds from the start of one run to the start of the next",
+    },
+    {
+        "name": "timeout",
+        "option": "--timeout",
+        "type": "float",
+        "required": False,
+        "repeatable": False,
+        "default": None,
+        "choices": None,
+        "min": 0.01,
+        "max": 86400,
+        "format": None,
+        "help": "a run still going after this many seconds counts as failed",
+    },
+    {
+        "name": "fall",
+        "option": "--fall",
+        "type": "int",
+        "required": False,
+        "repeatable": False,
+        "default": 1,
+        "choices": None,
+        "min": 1,
+        "max": None,
+        "format": None,
+        "help": "consecutive failures before a healthy check counts as failed",
+    },
+    {
+        "name": "rise",
+        "option": "--rise",
+        "type": "int",
+        "required": False,
+        "repeatable": False,
+        "default": 1,
+        "choices": None,
+        "min": 1,
+        "max": None,
+        "format": None,
+        "help": "consecutive successes before a failed check counts as healthy",
+    },
+    {
+        "name": "confirm_interval",
+        "option": "--confirm-interval",
+        "type": "float",
+        "required": False,
+        "repeatable": False,
+        "default": None,
+        "choices": None,
+        "min": 0.01,
+        "max": 86400,
+        "format": None,
+        "help": "seconds between runs while fall or rise is counting a change of verdict",
+    },
+]
 
 FORMATS = {
     "check_spec": (

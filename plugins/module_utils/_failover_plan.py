@@ -59,10 +59,12 @@ def _checks(plan, inst, groups):
         if weight is None:
             weight = (scripts.get(name) or files.get(name) or {}).get("weight", 0)
         if source is None:  # the operator's own track file: its value is not known in advance
-            out.append({"name": name, "weight": weight, "interval": None, "fall": 1, "rise": 1, "down_file": None})
+            out.append({"name": name, "weight": weight, "interval": None, "confirm": None, "fall": 1, "rise": 1,
+                        "down_file": None})
             continue
         interval = _num(source.get("interval"))
         out.append({"name": name, "weight": int(weight or 0), "interval": interval,
+                    "confirm": _num(source.get("confirm_interval"), interval),
                     "timeout": _num(source.get("timeout"), interval),
                     "fall": int(source.get("fall") or 1), "rise": int(source.get("rise") or 1),
                     "down_file": (scripts.get(name) or files.get(name) or {}).get("down_file")})
@@ -103,9 +105,10 @@ def _counted(checks, runs):
     timed = [c for c in checks if c["interval"] is not None]
     if not timed:
         return None
-    # The last run that counts ends up to its timeout after it starts.
-    return (min((c[runs] - 1) * c["interval"] for c in timed),
-            max(c[runs] * c["interval"] + c["timeout"] for c in timed))
+    # The first run that sees the change starts up to an interval after it, each further one a confirm
+    # interval later (the runner's; a vrrp_script's is its interval), and the last ends up to its timeout later.
+    return (min((c[runs] - 1) * c["confirm"] for c in timed),
+            max(c["interval"] + (c[runs] - 1) * c["confirm"] + c["timeout"] for c in timed))
 
 
 def _holder(priorities):

@@ -10,6 +10,7 @@ needs one is skipped with the package name when its binary is absent.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.server
 import os
@@ -258,7 +259,8 @@ class Processes:
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """/ok 200, /fail 503, /slow 200 after 5 s, /livez 200, /readyz 500, /host echoes Host."""
+    """/ok 200, /fail 503, /slow 200 after 5 s, /livez 200, /readyz 500, /host echoes Host; /scripted answers
+    the statuses queued in the server's ``script``, one per request, and 200 once it is empty."""
 
     protocol_version = "HTTP/1.1"
 
@@ -278,6 +280,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, body = 500, b"[-]etcd failed\n"
         elif path == "/host":
             body = f"host={self.headers.get('Host')}\n".encode()
+        elif path == "/scripted":
+            with self.server.lock:
+                status = self.server.script.popleft() if self.server.script else 200
+                self.server.answered.append((time.monotonic(), status))
         elif path not in ("/", "/ok"):
             status, body = 404, b"not found\n"
         self.server.requests.append((self.command, self.path, self.headers.get("Host")))
@@ -301,6 +307,10 @@ class Server(http.server.ThreadingHTTPServer):
     def __init__(self, host, context=None):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.requests = []
+        # /scripted: the statuses still to answer, and (monotonic time, status) of each answer given.
+        self.lock = threading.Lock()
+        self.script = collections.deque()
+        self.answered = []
         super().__init__((host, 0), Handler)
         if context is not None:
             self.socket = context.wrap_socket(self.socket, server_side=True)

@@ -188,7 +188,7 @@ def test_generated_controller_copy_is_plain_data():
             continue
         assert isinstance(node, ast.Assign), ast.dump(node)
         names[node.targets[0].id] = ast.literal_eval(node.value)
-    assert sorted(names) == ["CHECKS", "FORMATS", "GLOBAL_OPTIONS", "GLOBAL_RULES"]
+    assert sorted(names) == ["CHECKS", "FORMATS", "GLOBAL_OPTIONS", "GLOBAL_RULES", "RUNNER_FIELDS"]
     assert list(names["CHECKS"]) == list(checks.MODULES)
     assert sorted(names["FORMATS"]) == sorted(cli.FORMATS)
     for option in names["GLOBAL_OPTIONS"] + [o for check in names["CHECKS"].values() for o in check["options"]]:

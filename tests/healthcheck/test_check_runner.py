@@ -186,6 +186,87 @@ def test_fall_is_applied_to_real_runs(tmp_path, start_runner):
     assert 0.05 < took < 0.4, took  # two runs
 
 
+@pytest.mark.parametrize("verdict, results, delays", [
+    # healthy: a failure starts counting (confirm interval) until fall confirms it or a success refutes it
+    (True, [False], [0.05]),
+    (True, [False, True], [0.05, 1.0]),
+    (True, [False, False], [0.05, 1.0]),
+    (True, [False, False, False], [0.05, 1.0, 1.0]),
+    (True, [True, True], [1.0, 1.0]),
+    # failed: the same for rise
+    (False, [True], [0.05]),
+    (False, [True, False], [0.05, 1.0]),
+    (False, [True, True], [0.05, 1.0]),
+    (False, [False, False], [1.0, 1.0]),
+    # no verdict yet: the first result decides at once
+    (None, [False], [1.0]),
+    (None, [True], [1.0]),
+])
+def test_the_confirm_interval_is_used_while_fall_or_rise_counts(tmp_path, verdict, results, delays):
+    check = runner_module.RunnerCheck("check", None, 1.0, 1.0, 2, 2, str(tmp_path / "check"), confirm_interval=0.05)
+    check.healthy = verdict
+    seen = []
+    for ok in results:
+        check.record(ok, "bad", lambda message: None)
+        seen.append(check.next_delay())
+    assert seen == delays
+
+
+def test_confirm_interval_defaults_to_the_interval(tmp_path):
+    check = runner_module.RunnerCheck("check", None, 0.3, 1.0, 2, 2, str(tmp_path / "check"))
+    check.healthy = True
+    check.record(False, "bad", lambda message: None)
+    assert check.next_delay() == 0.3
+
+
+def test_a_real_server_is_asked_again_at_the_confirm_interval(tmp_path, start_runner):
+    """A check every 1 s with fall 2, rise 2 and confirm_interval 0.05 against a real HTTP server whose
+    answers are scripted: one failed answer is asked again soon and forgotten, a failing service is
+    counted failed soon after its first failed answer, and a recovered one healthy soon after its first."""
+    server = Server("127.0.0.1")
+    config, track = write_config(tmp_path, [{"name": "check_web", "argv": ["http", "--url", server.url("/scripted")],
+                                             "interval": 1.0, "confirm_interval": 0.05, "timeout": 0.5,
+                                             "fall": 2, "rise": 2}])
+    runner = start_runner(config)
+    wait_text(track / "check_web", "0\n")
+    seen, stop = [], threading.Event()
+    watcher = threading.Thread(target=watch_text, args=(track / "check_web", seen, stop), daemon=True)
+    watcher.start()
+
+    def answers_after(count, start):
+        wait_for(lambda: len(server.answered) >= start + count, timeout=10, interval=0.005,
+                 what=f"{count} more requests")
+        return server.answered[start:start + count]
+
+    # One failed answer: asked again after the confirm interval, then the interval again; never failed.
+    start = len(server.answered)
+    server.script.append(503)
+    (failed, _), (refuted, status), (back, _) = answers_after(3, start)
+    assert status == 200
+    assert refuted - failed < 0.5 and back - refuted > 0.8, (failed, refuted, back)
+    assert read(track / "check_web") == "0\n"
+    # A failing service: the second failure comes after the confirm interval and fails the check.
+    start = len(server.answered)
+    server.script.extend([503] * 1000)
+    (first, _), = answers_after(1, start)
+    wait_text(track / "check_web", "1\n")
+    assert time.monotonic() - first < 0.8
+    # Recovered: healthy again soon after the first good answer.
+    start = len(server.answered)
+    with server.lock:
+        server.script.clear()
+    wait_for(lambda: any(status == 200 for _, status in server.answered[start:]), timeout=10, interval=0.005,
+             what="a good answer")
+    good = next(stamp for stamp, status in server.answered[start:] if status == 200)
+    wait_text(track / "check_web", "0\n")
+    assert time.monotonic() - good < 0.8
+    stop.set()
+    watcher.join()
+    assert [text for text in seen if text is not None] == ["0\n", "1\n", "0\n"], seen
+    runner.stop()
+    server.stop()
+
+
 def test_sigterm_and_sigint_report_every_check_failed(tmp_path, start_runner):
     config, track = write_config(tmp_path, [down_check(tmp_path / "down"),
                                             {"name": "check_tcp", "argv": ["process", "--pidfile", "/proc/self/stat"],
@@ -275,8 +356,15 @@ def test_a_dead_worker_stops_the_watchdog_and_the_runner(tmp_path, monkeypatch):
     ([{"name": "a", "argv": ["file", "--state-dir=/x"]}], "no global options"),
     ([{"name": "a", "argv": ["file", "--path", "relative"]}], "must be an absolute path"),
     ([{"name": "a", "argv": ["http"]}], "bad check arguments"),
-    ([{"name": "a", "argv": ["file"], "interval": 0}], "interval must be a number >= 0.01"),
+    ([{"name": "a", "argv": ["file"], "interval": 0}], "interval must be between 0.01 and 86400, not 0"),
+    ([{"name": "a", "argv": ["file"], "interval": 0.005}], "interval must be between 0.01 and 86400"),
+    ([{"name": "a", "argv": ["file"], "interval": float("nan")}], "interval must be between 0.01 and 86400"),
+    ([{"name": "a", "argv": ["file"], "timeout": "1"}], "timeout must be a number"),
+    ([{"name": "a", "argv": ["file"], "confirm_interval": 0.001}], "confirm_interval must be between 0.01"),
+    ([{"name": "a", "argv": ["file"], "confirm_interval": True}], "confirm_interval must be a number"),
     ([{"name": "a", "argv": ["file"], "fall": 1.5}], "fall must be a whole number"),
+    ([{"name": "a", "argv": ["file"], "rise": 0}], "rise must be at least 1"),
+    ([{"name": "a", "argv": ["file"], "fastinter": 0.1}], "unknown keys ['fastinter']"),
     ([{"name": "a", "argv": ["file"]}, {"name": "a", "argv": ["file"]}], "name must be unique"),
     ([{"name": "a", "argv": ["process"]}], "give at least one of --name"),
 ])

@@ -73,6 +73,7 @@ def _load_check_options():
 
 
 check_options = _load_check_options()
+RUNNER_FIELDS = {field["name"]: field for field in check_options.RUNNER_FIELDS}
 if str(CHECK_PACKAGE.parent) not in sys.path:
     sys.path.insert(0, str(CHECK_PACKAGE.parent))
 
@@ -306,10 +307,28 @@ def _scripts(draw):
         # one anyway, which the preflight must refuse).
         fractions = runner or draw(st.integers(0, 9)) == 0
         interval = draw(st.one_of(st.integers(1, 5), st.sampled_from([1, 2, 10] + ([0.5, 1.5] if fractions else []))))
-        if draw(st.booleans()):
+        if runner:
+            # The runner's own bounds (RUNNER_FIELDS) and values on them; now and then one outside.
+            low = RUNNER_FIELDS["interval"]["min"]
+            interval = draw(st.sampled_from([interval, low, 0.05, RUNNER_FIELDS["interval"]["max"]]))
+        if runner or draw(st.booleans()):
             item["interval"] = interval
         if runner:
             item["runner"] = True
+            if draw(st.booleans()):
+                item["confirm_interval"] = draw(st.sampled_from(
+                    [RUNNER_FIELDS["confirm_interval"]["min"], interval / 4, interval]))
+                item["confirm_interval"] = max(item["confirm_interval"], RUNNER_FIELDS["confirm_interval"]["min"])
+            if draw(st.integers(0, 24)) == 0:
+                field, value = draw(st.sampled_from([
+                    ("interval", RUNNER_FIELDS["interval"]["min"] / 2), ("interval", float("nan")),
+                    ("timeout", RUNNER_FIELDS["timeout"]["max"] * 2), ("confirm_interval", interval * 2),
+                    ("confirm_interval", RUNNER_FIELDS["confirm_interval"]["min"] / 2)]))
+                item[field] = value
+                invalid.append(("keepalived_scripts[%d] (%s).%s" % (index, name, field), "%s %r" % (field, value)))
+        elif "check" in item and draw(st.integers(0, 49)) == 0:
+            item["confirm_interval"] = 0.5
+            invalid.append(("keepalived_scripts[%d] (%s).confirm_interval" % (index, name), "without runner: true"))
         elif "check" in item and draw(st.integers(0, 3)) == 0:
             settle = draw(st.sampled_from([0, 1, 2]))
             timeout = draw(st.integers(int((settle + 1) / 0.8) + 1, 30))
@@ -322,8 +341,9 @@ def _scripts(draw):
                 remediate["window"] = draw(st.sampled_from([60, 600, 3600, 86400] * 3 + [604800]))
             item["remediate"] = remediate
         if timeout is None and draw(st.booleans()):
-            timeout = draw(st.one_of(st.integers(1, 10), st.sampled_from([0.5, 2.5] if fractions else [4294])))
-        if timeout is not None:
+            timeout = draw(st.one_of(st.integers(1, 10), st.sampled_from(
+                [0.5, 2.5] + ([RUNNER_FIELDS["timeout"]["min"]] if runner else []) if fractions else [4294])))
+        if timeout is not None and "timeout" not in item:
             item["timeout"] = timeout
         for key in ("fall", "rise"):
             if draw(st.booleans()):

@@ -232,6 +232,10 @@ def _runner_problems(inventory, view, plan, host, tree, raw):
         where = "%s: runner check %s" % (host, check.name)
         try:
             _same_args(check.opts, raw[check.name]["check"], raw[check.name].get("args"), where)
+            for field in ("interval", "timeout", "fall", "rise", "confirm_interval"):
+                wanted = raw[check.name].get(field)
+                assert wanted is None or getattr(check, field) == wanted, "%s: %s is %r, the inventory says %r" % (
+                    where, field, getattr(check, field), wanted)
             assert check.path in watched, "%s: writes %s, keepalived watches %s" % (where, check.path, sorted(watched))
         except AssertionError as exc:
             problems.append(str(exc))

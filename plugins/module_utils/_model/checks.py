@@ -10,6 +10,7 @@ so an argument the program would refuse on the host is refused here first.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 
@@ -27,6 +28,8 @@ COMBINED = ("all", "any")
 GLOBAL_OPTIONS = {opt["name"]: opt for opt in _check_options.GLOBAL_OPTIONS}
 # keepalived's vrrp_script interval and timeout: whole seconds in this range.
 SCRIPT_SECONDS = (1, 4294)
+# The runner's schedule fields (interval, timeout, fall, rise, confirm_interval) by name, from its own table.
+RUNNER_FIELDS = {field["name"]: field for field in _check_options.RUNNER_FIELDS}
 # The file check's own default path (the maintenance switch), from its option table.
 DOWN_FILE = next(o["default"] for o in _check_options.CHECKS["file"]["options"] if o["name"] == "path")
 UNIT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.@\\")
@@ -62,7 +65,7 @@ def runner_check(scr):
     """One normalised keepalived_scripts item with runner: true, as ``keepalived-check runner`` reads it."""
     interval = float(scr["interval"] or 1)
     timeout = float(scr["timeout"]) if scr.get("timeout") else max(interval, 0.5)
-    return {
+    out = {
         "name": scr["name"],
         "argv": [scr["check"]] + check_args(scr.get("args")),
         "interval": interval,
@@ -70,6 +73,9 @@ def runner_check(scr):
         "fall": int(scr["fall"] or 1),
         "rise": int(scr["rise"] or 1),
     }
+    if scr.get("confirm_interval") is not None:
+        out["confirm_interval"] = float(scr["confirm_interval"])
+    return out
 
 
 def script_command(script, check_command, state_dir=None):
@@ -120,16 +126,29 @@ def validate_scripts(errors, host, view):
         if not is_int(weight) or not -253 <= weight <= 253:
             err(errors, host, var + ".weight", "is %r, outside -253..253" % (weight,),
                 "use a negative weight to lower the priority on failure, positive to raise it on success, 0 for FAULT")
-        for field in ("interval", "timeout"):
+        for field in ("interval", "timeout", "confirm_interval"):
             value = scr.get(field)
-            if value is not None and (not is_number(value) or value <= 0):
+            if value is not None and (not is_number(value) or not math.isfinite(value) or value <= 0):
                 err(errors, host, "%s.%s" % (var, field), "is %r, not a positive number of seconds" % (value,),
                     "set e.g. %s: 2" % field)
+            elif value is not None and scr.get("runner") is True:
+                # The runner's own bounds (runner.py's RUNNER_FIELDS): it refuses its whole config otherwise.
+                found = _value_problem(RUNNER_FIELDS[field], value)
+                if found:
+                    err(errors, host, "%s.%s" % (var, field), found[0] + " (the runner's range)", found[1])
+            elif value is not None and field == "confirm_interval":
+                err(errors, host, var + ".confirm_interval", "is set on a check without runner: true (keepalived runs "
+                    "a vrrp_script every interval, with no shorter interval while fall or rise count)",
+                    "set runner: true, or remove confirm_interval")
             elif value is not None and scr.get("runner") is False and (
                     float(value) != int(value) or not SCRIPT_SECONDS[0] <= value <= SCRIPT_SECONDS[1]):
                 err(errors, host, "%s.%s" % (var, field), "is %r, but keepalived runs a vrrp_script every %d..%d whole "
                     "seconds" % ((value,) + SCRIPT_SECONDS),
                     "use a whole number of seconds, or runner: true for a check every fraction of a second")
+        confirm, interval = scr.get("confirm_interval"), scr.get("interval")
+        if is_number(confirm) and is_number(interval) and confirm > interval:
+            err(errors, host, var + ".confirm_interval", "is %r, longer than the interval (%r): it would only slow "
+                "fall and rise down" % (confirm, interval), "use a value below the interval, e.g. a fifth of it")
         for field in ("fall", "rise"):
             value = scr.get(field)
             if not is_int(value) or value < 1:
@@ -235,6 +254,8 @@ def _value_problem(option, value):
             return ("is %r, not %s" % (value, "a whole number" if kind == "int" else "a number"),
                     "give %s a %s" % (name, "whole number" if kind == "int" else "number"))
         low, high = option.get("min"), option.get("max")
+        if not math.isfinite(number):
+            return "is %r, not a finite number" % (value,), "give %s a number" % name
         if (low is not None and number < low) or (high is not None and number > high):
             bounds = "%s..%s" % ("" if low is None else num(low), "" if high is None else num(high))
             return "is %r, outside %s" % (value, bounds), "use a value in %s" % bounds

@@ -64,6 +64,7 @@ SCRIPT_DEFAULTS = {
     "init_fail": False,
     "remediate": None,
     "runner": False,
+    "confirm_interval": None,
 }
 
 # Defaults of keepalived_scripts[].remediate.

@@ -157,7 +157,7 @@ def check_value(option, text):
             value = int(text) if kind == "int" else float(text)
         except ValueError:
             raise UsageError(f"not {'an integer' if kind == 'int' else 'a number'}: {text!r}") from None
-        if (low is not None and value < low) or (high is not None and value > high) or math.isnan(value):
+        if (low is not None and value < low) or (high is not None and value > high) or not math.isfinite(value):
             raise UsageError(f"must be {describe_range(option)}: {text!r}")
     if rule is not None:
         rule(value)

@@ -29,6 +29,23 @@ CHECK_SHARE = 0.8
 # What runner_loop returns when a reload was asked for and the new configuration is valid.
 RELOAD = "reload"
 
+# The schedule of one check in the runner's config (besides its name and argv), with the keys of an
+# option in cli.GLOBAL_OPTIONS: the controller's preflight reads this table (tools/check_options.py
+# copies it), so a schedule the runner would refuse is refused before any host changes.
+# A default of None is the check's interval.
+RUNNER_FIELDS = [
+    {"name": "interval", "type": "float", "default": 1.0, "min": 0.01, "max": 86400,
+     "help": "seconds from the start of one run to the start of the next"},
+    {"name": "timeout", "type": "float", "default": None, "min": 0.01, "max": 86400,
+     "help": "a run still going after this many seconds counts as failed"},
+    {"name": "fall", "type": "int", "default": 1, "min": 1, "max": None,
+     "help": "consecutive failures before a healthy check counts as failed"},
+    {"name": "rise", "type": "int", "default": 1, "min": 1, "max": None,
+     "help": "consecutive successes before a failed check counts as healthy"},
+    {"name": "confirm_interval", "type": "float", "default": None, "min": 0.01, "max": 86400,
+     "help": "seconds between runs while fall or rise is counting a change of verdict"},
+]
+
 
 class RunnerCheck:
     """One configured check: its parsed options, schedule, fall/rise counters and track file.
@@ -37,12 +54,13 @@ class RunnerCheck:
     timeout as failed. Verdicts change under the lock, and the track file is written on a change.
     """
 
-    def __init__(self, name, opts, interval, timeout, fall, rise, path):
+    def __init__(self, name, opts, interval, timeout, fall, rise, path, confirm_interval=None):
         import threading
 
         self.name = name
         self.opts = opts
         self.interval = interval
+        self.confirm_interval = interval if confirm_interval is None else confirm_interval
         self.timeout = timeout
         self.fall = fall
         self.rise = rise
@@ -75,6 +93,12 @@ class RunnerCheck:
         write_track_file(self.path, verdict)
         log(f"{self.name}: {'healthy' if verdict else 'failed: ' + reason}")
 
+    def next_delay(self):
+        """Seconds from this run's start to the next: the confirm interval while the last results disagree
+        with the verdict (fall or rise still counting), else the interval (caller holds the lock)."""
+        changing = (self.healthy and self.fails) or (self.healthy is False and self.passes)
+        return self.confirm_interval if changing else self.interval
+
     def wanted_text(self):
         return RUNNER_HEALTHY if self.healthy else RUNNER_FAILED
 
@@ -91,13 +115,25 @@ def write_track_file(path, healthy):
     os.replace(tmp, path)
 
 
-def _number(item, key, default, low, where):
-    value = item.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
-        raise UsageError(f"{where}: {key} must be a number >= {low:g}")
-    if key in ("fall", "rise") and not isinstance(value, int):
-        raise UsageError(f"{where}: {key} must be a whole number")
-    return value
+def schedule(item, where):
+    """A check's RUNNER_FIELDS from its config item, defaults filled in; raises UsageError."""
+    import math
+
+    from .cli import describe_range
+
+    values = {}
+    for field in RUNNER_FIELDS:
+        key = field["name"]
+        value = item.get(key)
+        if value is None:
+            value = values["interval"] if field["default"] is None else field["default"]
+        kinds = (int,) if field["type"] == "int" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise UsageError(f"{where}: {key} must be a {'whole ' if field['type'] == 'int' else ''}number")
+        if not math.isfinite(value) or value < field["min"] or (field["max"] is not None and value > field["max"]):
+            raise UsageError(f"{where}: {key} must be {describe_range(field)}, not {value!r}")
+        values[key] = value
+    return values
 
 
 def load_runner_config(path):
@@ -133,15 +169,16 @@ def load_runner_config(path):
             raise UsageError(f"{where}: argv must be a list of strings such as [\"file\", \"--path\", \"/x\"]")
         if argv[0] not in MODULES or any(a.partition("=")[0] in flags for a in argv):
             raise UsageError(f"{where}: argv must start with a check name and carry no global options")
-        interval = _number(item, "interval", 1.0, 0.01, where)
-        timeout = _number(item, "timeout", interval, 0.01, where) if item.get("timeout") is not None else interval
-        fall = _number(item, "fall", 1, 1, where)
-        rise = _number(item, "rise", 1, 1, where)
+        unknown = sorted(set(item) - {"name", "argv"} - {field["name"] for field in RUNNER_FIELDS})
+        if unknown:
+            raise UsageError(f"{where}: unknown keys {unknown}")
+        when = schedule(item, where)
         try:
             opts = parse_check_argv(argv)
         except UsageError as exc:
             raise UsageError(f"{where}: bad check arguments {argv}: {exc}") from None
-        loaded.append(RunnerCheck(name, opts, interval, timeout, fall, rise, os.path.join(track_dir, name)))
+        loaded.append(RunnerCheck(name, opts, when["interval"], when["timeout"], when["fall"], when["rise"],
+                                  os.path.join(track_dir, name), when["confirm_interval"]))
     return track_dir, loaded
 
 
@@ -198,7 +235,7 @@ def _run_worker(check, stop, log):
                 check.record(False, f"took {ended - started:.3g}s, longer than its timeout of {check.timeout:g}s", log)
             else:
                 check.record(ok, reason, log)
-        next_due = max(started + check.interval, ended)
+            next_due = max(started + check.next_delay(), ended)
 
 
 def runner_loop(checks, notifier, stop, log, reload_wanted=None, config=None):

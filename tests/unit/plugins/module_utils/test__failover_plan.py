@@ -15,15 +15,16 @@ SCRIPT = {"name": "check_test", "check": "file", "args": {"path": "/etc/keepaliv
           "interval": 2, "weight": -30, "fall": 2, "rise": 2}
 
 
-def views(priorities=None, **instance):
-    """The seed example (node1 100, node2 80, the down file with weight -30), changed by ``instance``."""
+def views(priorities=None, script=None, **instance):
+    """The seed example (node1 100, node2 80, the down file with weight -30), changed by ``instance`` (and the
+    check by ``script``)."""
     priorities = priorities or {"node1": 100, "node2": 80}
     inst = dict({"name": "WEB1", "interface": "eth0", "virtual_router_id": 66, "auth_pass": "666",
                  "priorities": priorities, "virtual_ipaddresses": ["10.0.0.100/24"],
                  "track_scripts": ["check_test"]}, **instance)
     out = {}
     for index, host in enumerate(sorted(priorities)):
-        out[host] = {"router_id": "KA%d" % index, "instances": [copy.deepcopy(inst)], "scripts": [dict(SCRIPT)],
+        out[host] = {"router_id": "KA%d" % index, "instances": [copy.deepcopy(inst)], "scripts": [dict(SCRIPT, **(script or {}))],
                      "script_user": "keepalived_script", "check_command": "/usr/local/bin/keepalived-check",
                      "state_dir": "/run/keepalived-check", "track_dir": "/run/keepalived-check/track",
                      "addresses": {"eth0": ["10.0.0.%d" % (11 + index)]}}
@@ -66,6 +67,11 @@ CASES = [
     ("nopreempt keeps the VIP where it went",
      views(nopreempt=True, track_scripts=[{"name": "check_test", "weight": 0}]),
      "check check_test fails on node1", "node2", [2.69, 7.04], None),
+    # A runner check every 1 s (timeout 1 s): the first failing run up to 1 s after the fault, the second
+    # 0.25 s later; likewise for rise. Then the skew (FAULT), or node1's own master down interval (failback).
+    ("a runner check with a confirm interval counts fall and rise at that interval",
+     views(script={"runner": True, "interval": 1, "confirm_interval": 0.25, "weight": 0}),
+     "check check_test fails on node1", "node2", [0.94, 3.29], [2.86, 6.21]),
     ("preempt_delay adds to the failback",
      views(preempt_delay=5),
      "check check_test fails on node1", "node2", [4.69, 10.04], [9.61, 14.96]),

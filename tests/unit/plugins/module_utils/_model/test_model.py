@@ -484,6 +484,8 @@ GOOD = [
     ("extra config of whole blocks", lambda v: v["node1"].update(
         extra_config='# addresses\nstatic_ipaddress {\n    192.0.2.1/32 dev lo  # the name\n}\n')),
     ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
+    ("the runner's shortest interval and a confirm interval", lambda v: on_all(v, lambda h: scr(h).update(
+        runner=True, interval=0.01, timeout=0.01, fall=3, rise=2, confirm_interval=0.01))),
     ("AH authentication with state auto", lambda v: on_all(v, lambda h: inst(h).update(auth_type="AH"))),
     ("kernel settings and daemon options", lambda v: on_all(v, lambda h: h.update(
         nonlocal_bind=True, tcp_retries2=8,
@@ -692,6 +694,37 @@ RUNNER_BAD = [
     ("runner weight too small to move the VIP",
      lambda h: scr(h).update(runner=True, weight=-10),
      ["node1: instance WEB1: when check check_test (weight -10) fails", "set its weight to -21 or lower"]),
+    # The runner's own bounds (RUNNER_FIELDS): it would refuse its whole runner.json on the host.
+    ("runner interval below the runner's 0.01 s",
+     lambda h: scr(h).update(runner=True, interval=0.005),
+     ["(check_test).interval is 0.005, outside 0.01..86400 (the runner's range)", "use a value in 0.01..86400"]),
+    ("runner timeout below the runner's 0.01 s",
+     lambda h: scr(h).update(runner=True, interval=0.05, timeout=0.001),
+     ["(check_test).timeout is 0.001, outside 0.01..86400"]),
+    ("runner interval longer than a day",
+     lambda h: scr(h).update(runner=True, interval=100000),
+     ["(check_test).interval is 100000, outside 0.01..86400"]),
+    ("runner interval not a number",
+     lambda h: scr(h).update(runner=True, interval=float("nan")),
+     ["(check_test).interval is nan, not a positive number of seconds"]),
+    ("runner interval infinite",
+     lambda h: scr(h).update(runner=True, interval=float("inf")),
+     ["(check_test).interval is inf, not a positive number of seconds"]),
+    ("confirm_interval below the runner's 0.01 s",
+     lambda h: scr(h).update(runner=True, interval=0.1, confirm_interval=0.001),
+     ["(check_test).confirm_interval is 0.001, outside 0.01..86400"]),
+    ("confirm_interval longer than the interval",
+     lambda h: scr(h).update(runner=True, interval=0.1, confirm_interval=0.5),
+     ["(check_test).confirm_interval is 0.5, longer than the interval (0.1)", "a fifth of it"]),
+    ("confirm_interval on a vrrp_script",
+     lambda h: scr(h).update(confirm_interval=0.5),
+     ["(check_test).confirm_interval is set on a check without runner: true", "set runner: true"]),
+    ("confirm_interval not a number",
+     lambda h: scr(h).update(runner=True, confirm_interval="fast"),
+     ["(check_test).confirm_interval is 'fast', not a positive number of seconds"]),
+    ("a check argument that is not a finite number",
+     lambda h: scr(h).update(check="mysql-replication", args={"max_lag": float("nan")}),
+     ["(check_test).args.max_lag is nan, not a finite number"]),
 ]
 
 
@@ -728,7 +761,7 @@ def test_runner_checks_come_from_the_plan_and_use_the_vrrp_script_argument_rende
          "interval": 0.05, "weight": 0},
         {"name": "check_web", "check": "http",
          "args": {"url": "http://127.0.0.1/", "expect_status": [200, 204], "insecure": True},
-         "runner": True, "timeout": 2, "fall": 2, "weight": 0},
+         "runner": True, "timeout": 2, "fall": 2, "confirm_interval": 0.25, "weight": 0},
         {"name": "untracked", "check": "tcp", "args": {"port": 80}, "runner": True},
         {"name": "classic", "check": "tcp", "args": {"port": 80}},
     ]
@@ -742,7 +775,7 @@ def test_runner_checks_come_from_the_plan_and_use_the_vrrp_script_argument_rende
         {"name": "check_down", "argv": ["file", "--path", "/etc/keepalived/down"],
          "interval": 0.05, "timeout": 0.5, "fall": 1, "rise": 1},
         {"name": "check_web", "argv": ["http"] + checks.check_args(scripts[1]["args"]),
-         "interval": 1.0, "timeout": 2.0, "fall": 2, "rise": 1},
+         "interval": 1.0, "timeout": 2.0, "fall": 2, "rise": 1, "confirm_interval": 0.25},
     ]
     assert checks.check_args(scripts[1]["args"]) == [
         "--expect-status", "200", "--expect-status", "204", "--insecure", "--url", "http://127.0.0.1/"]
