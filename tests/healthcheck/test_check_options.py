@@ -328,8 +328,20 @@ def test_quick_parse_takes_every_plain_valid_command_line(check, option, text, p
 
 
 def test_a_plain_check_run_does_not_import_argparse(tmp_path):
+    """The quick path of a forked check: no argparse, re, math or types (each costs start-up time), as the
+    launcher starts it (-I -S)."""
     lib, argv = str(REPO / "roles/healthcheck/files"), ["file", "--path", str(tmp_path / "down")]
     code = ("import sys; sys.path.insert(0, %r); from keepalived_check.cli import main; rc = main(%r); "
-            "print(rc, 'argparse' in sys.modules, 're' in sys.modules)" % (lib, argv))
+            "print(rc, *(name in sys.modules for name in ('argparse', 're', 'math', 'types')))" % (lib, argv))
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["0", "False", "False"], out
+    assert out.split() == ["0", "False", "False", "False", "False"], out
+
+
+@pytest.mark.parametrize("number, expected", [
+    (0, True), (-3, True), (0.01, True), (1e308, True), (-1e308, True), (2 ** 80, True),
+    (float("inf"), False), (float("-inf"), False), (float("nan"), False),
+])
+def test_finite_is_math_isfinite_without_math(number, expected):
+    import math
+
+    assert cli.finite(number) is expected is math.isfinite(number)

@@ -239,23 +239,25 @@ def test_a_real_server_is_asked_again_at_the_confirm_interval(tmp_path, start_ru
         return server.answered[start:start + count]
 
     # One failed answer: asked again after the confirm interval, then the interval again; never failed.
-    start = len(server.answered)
-    server.script.append(503)
-    (failed, _), (refuted, status), (back, _) = answers_after(3, start)
-    assert status == 200
+    with server.lock:
+        start = len(server.answered)
+        server.script.append(503)
+    (failed, first_status), (refuted, status), (back, _status) = answers_after(3, start)
+    assert (first_status, status) == (503, 200)
     assert refuted - failed < 0.5 and back - refuted > 0.8, (failed, refuted, back)
     assert read(track / "check_web") == "0\n"
     # A failing service: the second failure comes after the confirm interval and fails the check.
-    start = len(server.answered)
-    server.script.extend([503] * 1000)
-    (first, _), = answers_after(1, start)
+    with server.lock:
+        start = len(server.answered)
+        server.script.extend([503] * 1000)
+    first = answers_after(1, start)[0][0]
     wait_text(track / "check_web", "1\n")
     assert time.monotonic() - first < 0.8
     # Recovered: healthy again soon after the first good answer.
-    start = len(server.answered)
     with server.lock:
+        start = len(server.answered)
         server.script.clear()
-    wait_for(lambda: any(status == 200 for _, status in server.answered[start:]), timeout=10, interval=0.005,
+    wait_for(lambda: any(answer[1] == 200 for answer in server.answered[start:]), timeout=10, interval=0.005,
              what="a good answer")
     good = next(stamp for stamp, status in server.answered[start:] if status == 200)
     wait_text(track / "check_web", "0\n")

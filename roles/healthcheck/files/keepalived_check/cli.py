@@ -31,9 +31,7 @@ An option dict:
     help        one line; "(default ...)" is added from default
 """
 
-import math
 import sys
-from types import SimpleNamespace
 
 from . import checks
 from .core import DEFAULT_TIMEOUT, PROG, USAGE, Reporter, UsageError, remediating, run, split_words
@@ -138,6 +136,19 @@ def global_flags():
     return {flag(option["name"]) for option in GLOBAL_OPTIONS}
 
 
+class Options:
+    """Parsed options as attributes, as argparse's Namespace gives them (without importing argparse or types
+    on the quick path, which every forked run takes)."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def finite(number):
+    """Neither infinite nor NaN, without importing math: inf - inf and NaN - NaN are NaN, never 0."""
+    return number - number == 0
+
+
 def describe_range(option):
     low, high = option.get("min"), option.get("max")
     if high is None:
@@ -157,7 +168,7 @@ def check_value(option, text):
             value = int(text) if kind == "int" else float(text)
         except ValueError:
             raise UsageError(f"not {'an integer' if kind == 'int' else 'a number'}: {text!r}") from None
-        if (low is not None and value < low) or (high is not None and value > high) or not math.isfinite(value):
+        if (low is not None and value < low) or (high is not None and value > high) or not finite(value):
             raise UsageError(f"must be {describe_range(option)}: {text!r}")
     if rule is not None:
         rule(value)
@@ -240,7 +251,7 @@ def quick_parse(argv, with_globals=True):
         values.update(_unset(GLOBAL_OPTIONS))
         if not _quick_options(argv[:index], GLOBAL_OPTIONS, values):
             return None
-    return SimpleNamespace(**values)
+    return Options(**values)
 
 
 # --- after parsing: the rules argparse cannot express ------------------------------------------------

@@ -117,9 +117,7 @@ def write_track_file(path, healthy):
 
 def schedule(item, where):
     """A check's RUNNER_FIELDS from its config item, defaults filled in; raises UsageError."""
-    import math
-
-    from .cli import describe_range
+    from .cli import describe_range, finite
 
     values = {}
     for field in RUNNER_FIELDS:
@@ -130,7 +128,7 @@ def schedule(item, where):
         kinds = (int,) if field["type"] == "int" else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             raise UsageError(f"{where}: {key} must be a {'whole ' if field['type'] == 'int' else ''}number")
-        if not math.isfinite(value) or value < field["min"] or (field["max"] is not None and value > field["max"]):
+        if not finite(value) or value < field["min"] or (field["max"] is not None and value > field["max"]):
             raise UsageError(f"{where}: {key} must be {describe_range(field)}, not {value!r}")
         values[key] = value
     return values
