@@ -262,6 +262,7 @@ def test_a_real_server_is_asked_again_at_the_confirm_interval(tmp_path, start_ru
     good = next(stamp for stamp, status in server.answered[start:] if status == 200)
     wait_text(track / "check_web", "0\n")
     assert time.monotonic() - good < 0.8
+    wait_for(lambda: seen[-1] == "0\n", timeout=5, interval=0.002, what="the watcher to see it")
     stop.set()
     watcher.join()
     assert [text for text in seen if text is not None] == ["0\n", "1\n", "0\n"], seen
