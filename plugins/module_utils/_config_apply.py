@@ -397,9 +397,9 @@ def run(module):
     if not plan.writes and not plan.removals:
         # Files an earlier run put in place that keepalived has not reloaded: a holder defers that too.
         if pending and params.get('defer_if_holding'):
-            held = vips_held(module, params)
-            if held is None or held:
-                result.update(deferred=True, reload_pending=False, vips_held=held or [])
+            held = holding(module, params)
+            if held is not None:
+                result.update(deferred=True, reload_pending=False, vips_held=held)
         return result
     result['changed'] = True
     if module._diff:
@@ -425,9 +425,9 @@ def run(module):
         result['validated'] = True
 
     if params.get('defer_if_holding'):
-        held = vips_held(module, params)
-        if held is None or held:
-            result.update(changed=False, deferred=True, reload_pending=False, vips_held=held or [])
+        held = holding(module, params)
+        if held is not None:
+            result.update(changed=False, deferred=True, reload_pending=False, vips_held=held)
             result.pop('diff', None)
             return result
 
@@ -457,8 +457,9 @@ def run(module):
     return result
 
 
-def vips_held(module, params):
-    """The VIPs this host holds now, from keepalived's own state; None if it cannot tell.
+def holding(module, params):
+    """The VIPs this host holds now when it counts as a holder (_keepalived_parse.is_holder, from
+    keepalived's own state), else None; a host that cannot tell counts as a holder holding [].
 
     Only asked when a change is pending, so an unchanged run never signals
     keepalived.
@@ -470,10 +471,11 @@ def vips_held(module, params):
         pid_file=params.get('pid_file') or '/run/keepalived.pid',
     )
     try:
-        return probe.status()['vips_held']
+        status = probe.status()
     except DumpError as exc:
         module.warn('cannot tell whether this host holds a VIP (%s); treating it as a holder' % exc)
-        return None
+        return []
+    return status['vips_held'] if status['holder'] else None
 
 
 def _find_keepalived(module, name):

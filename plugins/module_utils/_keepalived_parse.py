@@ -431,6 +431,12 @@ def merge_instances(json_instances, data):
     return merged
 
 
+def is_holder(instances, vips_held):
+    """Whether a host counts as a VIP holder, the one rule of every rollout order (changes reach the
+    holders last): one of its instances is MASTER, or one of their VIPs is on its interfaces."""
+    return bool(vips_held) or any(inst.get('state') == 'MASTER' for inst in instances)
+
+
 def build_status(running, pid=None, instances=None, scripts=None, addresses=None,
                  version=None, sources=None, message=None):
     """Assemble the result dict both modules return."""
@@ -453,6 +459,7 @@ def build_status(running, pid=None, instances=None, scripts=None, addresses=None
         'instances': by_name,
         'scripts': dict(scripts or {}),
         'vips_held': sorted(vips_held),
+        'holder': is_holder(by_name.values(), vips_held),
         'addresses': [dict(entry) for entry in addresses],
         'msg': message or (
             'keepalived is running' if running else 'keepalived is not running'),

@@ -90,8 +90,9 @@ options:
     default: keepalived
   defer_if_holding:
     description:
-      - When a change is pending and this host holds a VIP now (as keepalived's state dump says),
-        change nothing and return RV(deferred=true). A play calls the module twice, once for every
+      - When a change is pending and this host holds a VIP now (as keepalived's state dump says: one of
+        its instances is MASTER or one of their VIPs is on its interfaces, the C(holder) of
+        M(failover.keepalived.keepalived_status)), change nothing and return RV(deferred=true). A play calls the module twice, once for every
         host, so the hosts that hold no VIP change first, and once more for the deferred ones.
       - Where keepalived's state cannot be read, the host counts as a holder.
       - Only read when something would change, so an unchanged run never signals keepalived.
@@ -242,7 +243,8 @@ running_command:
   sample: ['/usr/sbin/keepalived', '--dont-fork', '--dump-conf', '--log-detail']
 vips_held:
   description:
-    - The VIPs the host held when the module decided to defer.
+    - The VIPs the host held when the module decided to defer (empty for a host that is MASTER without
+      its VIPs, or that could not tell).
   returned: when RV(deferred=true)
   type: list
   elements: str

@@ -216,6 +216,14 @@ scripts:
       interval: 1
       rise: 2
       fall: 2
+holder:
+  description:
+    - Whether the host counts as a VIP holder: one of its instances is MASTER, or one of their VIPs is on
+      its interfaces. The rollouts (the keepalived role's, the runner's, P(failover.keepalived.upgrade#playbook))
+      change holders last by this one rule; M(failover.keepalived.keepalived_config) defers by it too.
+  returned: always
+  type: bool
+  sample: true
 vips_held:
   description: The configured VIPs of all instances that are on this host's interfaces now.
   returned: always

@@ -282,4 +282,29 @@ def test_build_status_when_stopped():
     assert status['running'] is False
     assert status['instances'] == {}
     assert status['vips_held'] == []
+    assert status['holder'] is False
     assert status['msg'] == 'keepalived is not running'
+
+
+def _instance(state, vips=('10.0.0.100/24',)):
+    return {'name': 'VI_%s' % state, 'state': state, 'vips': list(vips)}
+
+
+ETH0 = {'interface': 'eth0', 'address': '10.0.0.11', 'prefix': 24, 'cidr': '10.0.0.11/24', 'label': 'eth0'}
+VIP_ON_ETH0 = dict(ETH0, address='10.0.0.100', cidr='10.0.0.100/24')
+
+
+# The one rule every rollout order uses: MASTER, or a configured VIP on the host's interfaces.
+@pytest.mark.parametrize('instances, addresses, holder', [
+    ([], [ETH0], False),
+    ([_instance('BACKUP')], [ETH0], False),
+    ([_instance('FAULT')], [ETH0], False),
+    ([_instance('BACKUP')], [ETH0, VIP_ON_ETH0], True),   # the VIP is still here (a move under way)
+    ([_instance('MASTER')], [ETH0, VIP_ON_ETH0], True),
+    ([_instance('MASTER')], [ETH0], True),                 # MASTER before its VIPs are added
+    ([_instance('MASTER', vips=())], [ETH0], True),        # MASTER of an instance without VIPs
+    ([_instance('BACKUP'), _instance('MASTER')], [ETH0], True),
+    ([_instance('BACKUP', vips=('10.0.0.200/24',))], [ETH0, VIP_ON_ETH0], False),  # someone else's address
+])
+def test_holder(instances, addresses, holder):
+    assert kp.build_status(True, instances=instances, addresses=addresses)['holder'] is holder
