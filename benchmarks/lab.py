@@ -18,7 +18,8 @@ converge  for each size N: N fresh containers, `playbooks/site.yml` with the cla
           user with become and pipelining (the connection of molecule/default/inventory). Wall-clock
           seconds of ansible-playbook each. The containers are removed after each size.
 failover  a converged pair per profile, classic (examples/two-node plus an http check on a web server)
-          and fast (molecule/fast's group_vars, with its advert interval and with 0.04 s): the down file
+          and fast (molecule/fast's group_vars as they are, with adverts of 0.04 s, and with adverts of
+          0.02 s and down_timer_adverts 6): the down file
           created / removed on node1, and node1's web service stopped / started with systemctl; from that
           moment (stamped inside node1) to the VIP being added on node2 / back on node1 (stamped inside
           them by `ip -o monitor address`), and how long each move left the VIP with no holder or two.
@@ -69,10 +70,13 @@ NETWORKS = {
     "classic": ("fkb-classic", "192.168.171"),
     "fast": ("fkb-fast", "192.168.172"),
     "fast-0.04": ("fkb-fast004", "192.168.173"),
+    "fast-0.02x6": ("fkb-fast002", "192.168.174"),
 }
-# The failover pairs: the classic profile (examples/two-node), and the fast one (molecule/fast) with the
-# advert interval it documents and with the shorter one it offers (None: as documented).
-FAILOVER_PROFILES = {"classic": None, "fast": None, "fast-0.04": 0.04}
+# The failover pairs: the classic profile (examples/two-node), and the fast one (molecule/fast) as it is
+# documented and with each instance setting of the shorter adverts it offers: 0.04 s, and 0.02 s with a
+# master down interval of 6 adverts (the same 0.12 s, but a false takeover needs 5 or 6 lost in a row).
+FAILOVER_PROFILES = {"classic": None, "fast": {}, "fast-0.04": {"advert_int": 0.04},
+                     "fast-0.02x6": {"advert_int": 0.02, "down_timer_adverts": 6}}
 # The conditions of the steady part: no fault, and still no move.
 STEADY = {"cpu": "both cores saturated", "loss": "5 % of VRRP packets dropped at random"}
 # The cpu part's figures for each number of checks: key in latest.json, label in the table, label in the chart.
@@ -253,17 +257,16 @@ def classic_vars(env, hosts, vip, web):
     return group, hostvars
 
 
-def fast_vars(env, vip, advert=None):
+def fast_vars(env, vip, instance=None):
     """molecule/fast's group_vars (the documented fast profile), its VIP on this lab's network; with
-    advert, that advert interval instead of the documented one."""
+    instance, those settings on each instance instead of the documented ones."""
     found, node1 = profile_vars("molecule/fast/inventory", env)
     group = copy.deepcopy(found)
     if "fast_vip" not in node1:
         raise BenchError("molecule/fast/inventory no longer sets fast_vip")
     group["fast_vip"] = vip
-    if advert is not None:
-        for inst in group["keepalived_instances"]:
-            inst["advert_int"] = advert
+    for inst in group["keepalived_instances"]:
+        inst.update(instance or {})
     return group, {}
 
 

@@ -20,7 +20,8 @@ TOP = Path(__file__).resolve().parents[1]
 RESULTS = TOP / "benchmarks" / "results" / "latest.json"
 README = TOP / "README.md"
 # The failover pairs, in the README's column order, with their headings.
-PROFILES = (("classic", "classic (default)"), ("fast", "fast (opt-in)"), ("fast-0.04", "fast, advert 0.04 s"))
+PROFILES = (("classic", "classic (default)"), ("fast", "fast (opt-in)"), ("fast-0.04", "fast, advert 0.04 s"),
+            ("fast-0.02x6", "fast, advert 0.02 s x 6"))
 NONE = "-"
 
 

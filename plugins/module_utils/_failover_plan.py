@@ -6,20 +6,23 @@
 Pure functions over the inventory model's per-host plans (``_model.build``), so it runs on the
 controller from the inventory alone. The timings follow VRRP as keepalived runs it:
 
-- a backup takes over after its master down interval, 3 x advert + skew, counted from the last
-  advert it accepted; skew is (256 - priority) / 256 s for VRRPv2 and (256 - priority) x advert / 256
+- a backup takes over after its master down interval, 3 x advert + skew (down_timer_adverts x advert +
+  skew where the instance sets it), counted from the last advert it accepted; skew is (256 - priority) / 256 s for VRRPv2 and (256 - priority) x advert / 256
   for VRRPv3;
 - a master whose priority drops keeps advertising; the backups discard its lower adverts and take
   over when their own timer runs out (master down minus up to one advert after the drop);
 - a master that stops, or enters FAULT (a failing check of weight 0), sends priority 0: the
   backups take over after their skew time alone;
 - a check is failed after ``fall`` failing runs and healthy after ``rise`` passing ones, one run per
-  interval, the last one counted when it ends (at most its timeout after it starts);
+  interval (per confirm interval, for a runner check, once the first has seen the change), the last
+  one counted when it ends (at most its timeout after it starts);
 - a recovered node with the higher priority discards the current master's lower adverts and takes
   the VIP back when its own master down interval runs out (after preempt_delay; never with nopreempt).
 """
 
 from __future__ import annotations
+
+from ansible_collections.failover.keepalived.plugins.module_utils._model.instance_options import RFC_DOWN_TIMER_ADVERTS
 
 # Two backups whose takeover timers are closer than this race on a busy host.
 RACE_S = 0.05
@@ -81,7 +84,8 @@ def _members(plans):
             healthy = inst["priority"] + sum(c["weight"] for c in checks if c["weight"] > 0)
             out.setdefault(inst["name"], []).append({
                 "host": host, "priority": inst["priority"], "healthy": healthy, "checks": checks,
-                "advert": _num(inst.get("advert_int")), "version": 3 if str(inst.get("vrrp_version")) == "3" or any(
+                "advert": _num(inst.get("advert_int")),
+                "down_adverts": int(inst.get("down_timer_adverts") or RFC_DOWN_TIMER_ADVERTS), "version": 3 if str(inst.get("vrrp_version")) == "3" or any(
                     ":" in v.split()[0] for v in inst.get("virtual_ipaddresses") or []) else 2,
                 "nopreempt": bool(inst.get("nopreempt")), "preempt_delay": _num(inst.get("preempt_delay"), 0.0),
                 "vips": [v.split()[0] for v in inst.get("virtual_ipaddresses") or []],
@@ -151,7 +155,7 @@ def instance_plan(name, members):
 
     def down(host):
         member = by_host[host]
-        return 3 * member["advert"] + _skew(member, member["advert"]), member["advert"]
+        return member["down_adverts"] * member["advert"] + _skew(member, member["advert"]), member["advert"]
 
     def takeover(new, dropped):
         """When ``new`` holds the VIP after the holder leaves: (low, high) seconds from the leaving."""

@@ -90,7 +90,7 @@ options:
     default: keepalived
   defer_if_holding:
     description:
-      - When a change is pending and this host holds a VIP now (as keepalived's state dump says: one of
+      - When a change is pending and this host holds a VIP now (as keepalived's state dump says, one of
         its instances is MASTER or one of their VIPs is on its interfaces, the C(holder) of
         M(failover.keepalived.keepalived_status)), change nothing and return RV(deferred=true). A play calls the module twice, once for every
         host, so the hosts that hold no VIP change first, and once more for the deferred ones.

@@ -218,8 +218,8 @@ scripts:
       fall: 2
 holder:
   description:
-    - Whether the host counts as a VIP holder: one of its instances is MASTER, or one of their VIPs is on
-      its interfaces. The rollouts (the keepalived role's, the runner's, P(failover.keepalived.upgrade#playbook))
+    - Whether the host counts as a VIP holder, that is one of its instances is MASTER or one of their VIPs
+      is on its interfaces. The rollouts (the keepalived role's, the runner's, the upgrade playbook's)
       change holders last by this one rule; M(failover.keepalived.keepalived_config) defers by it too.
   returned: always
   type: bool

@@ -41,8 +41,10 @@ def test_benchmark_small_run(tmp_path):
     (converge,) = results["converge"]
     assert converge["nodes"] == 2 and converge["first_s"] > 0 and converge["rerun_s"] > 0
     assert converge["rerun_ssh_s"] > 0
-    assert sorted(results["failover"]) == ["classic", "fast", "fast-0.04"]
+    assert sorted(results["failover"]) == ["classic", "fast", "fast-0.02x6", "fast-0.04"]
     assert results["failover"]["fast-0.04"]["instances"][0]["advert_int"] == 0.04
+    assert {key: results["failover"]["fast-0.02x6"]["instances"][0][key] for key in (
+        "advert_int", "down_timer_adverts")} == {"advert_int": 0.02, "down_timer_adverts": 6}
     for profile, figures in results["failover"].items():
         faults = figures["faults"]
         assert sorted(faults) == ["down file", "web stopped"]

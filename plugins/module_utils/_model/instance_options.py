@@ -140,12 +140,28 @@ def rule_line(rule):
     return " ".join(words)
 
 
-def problems(inst, smtp_ready):
+# keepalived's bounds of down_timer_adverts, and its RFC value (what the instance uses without it).
+DOWN_TIMER_ADVERTS = (1, 100)
+RFC_DOWN_TIMER_ADVERTS = 3
+
+
+def problems(inst, smtp_ready, strict=False):
     """Every problem of one instance's optional settings, as (variable suffix, problem, fix) tuples.
 
-    ``smtp_ready``: whether the host sets keepalived_notification_email and keepalived_smtp_server.
+    ``smtp_ready``: whether the host sets keepalived_notification_email and keepalived_smtp_server;
+    ``strict``: whether its keepalived_global_options turn vrrp_strict on.
     """
     found = []
+    adverts = inst.get("down_timer_adverts")
+    if adverts is not None:
+        low, high = DOWN_TIMER_ADVERTS
+        if not is_int(adverts) or not low <= adverts <= high:
+            found.append((".down_timer_adverts", "is %r, outside keepalived's %d..%d" % (adverts, low, high),
+                          "use a whole number of adverts, e.g. 6 with advert_int 0.02"))
+        elif strict and adverts != RFC_DOWN_TIMER_ADVERTS:
+            found.append((".down_timer_adverts", "is %d on a host with vrrp_strict, where keepalived puts it back to "
+                          "the RFC's %d" % (adverts, RFC_DOWN_TIMER_ADVERTS),
+                          "remove down_timer_adverts, or vrrp_strict from keepalived_global_options"))
 
     def route(item):
         return route_line(item, inst.get("interface"))
@@ -215,4 +231,5 @@ def render(inst):
         "dont_track_primary": bool(inst.get("dont_track_primary")),
         "notify_master_rx_lower_pri": inst.get("notify_master_rx_lower_pri"),
         "smtp_alert": bool(inst.get("smtp_alert")),
+        "down_timer_adverts": inst.get("down_timer_adverts"),
     }

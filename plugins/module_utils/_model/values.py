@@ -29,6 +29,7 @@ INSTANCE_DEFAULTS = {
     "track_processes": [],
     "nopreempt": False,
     "preempt_delay": None,
+    "down_timer_adverts": None,
     "garp_master_delay": None,
     "garp_master_repeat": None,
     "garp_master_refresh": None,

@@ -72,6 +72,12 @@ CASES = [
     ("a runner check with a confirm interval counts fall and rise at that interval",
      views(script={"runner": True, "interval": 1, "confirm_interval": 0.25, "weight": 0}),
      "check check_test fails on node1", "node2", [0.94, 3.29], [2.86, 6.21]),
+    # Six adverts of 0.02 s before a backup declares the master down: 0.12 s plus the skew (node2 at 80:
+    # 176 x 0.02 / 256 s), less up to one advert since the last it heard; back after node1's own 0.12 s plus
+    # its skew (156 x 0.02 / 256 s). With the RFC's 3 adverts both would be 0.06 s shorter.
+    ("down_timer_adverts sets the master down interval",
+     views(vrrp_version=3, advert_int=0.02, auth_pass=None, down_timer_adverts=6),
+     "node1 is lost (crash, power, network)", "node2", [0.11, 0.48], [0.13, 0.48]),
     ("preempt_delay adds to the failback",
      views(preempt_delay=5),
      "check check_test fails on node1", "node2", [4.69, 10.04], [9.61, 14.96]),

@@ -304,6 +304,18 @@ BAD = [
     ("unicast_ttl out of range",
      lambda v: on_all(v, lambda h: inst(h).update(unicast_ttl=0)),
      ["(WEB1).unicast_ttl", "is 0, outside 1..255"]),
+    ("down_timer_adverts zero",
+     lambda v: on_all(v, lambda h: inst(h).update(down_timer_adverts=0)),
+     ["(WEB1).down_timer_adverts is 0, outside keepalived's 1..100", "e.g. 6 with advert_int 0.02"]),
+    ("down_timer_adverts above keepalived's 100",
+     lambda v: on_all(v, lambda h: inst(h).update(down_timer_adverts=101)),
+     ["(WEB1).down_timer_adverts is 101, outside keepalived's 1..100"]),
+    ("down_timer_adverts not a whole number",
+     lambda v: on_all(v, lambda h: inst(h).update(down_timer_adverts=2.5)),
+     ["(WEB1).down_timer_adverts is 2.5, outside keepalived's 1..100"]),
+    ("down_timer_adverts with vrrp_strict, which resets it",
+     lambda v: on_all(v, lambda h: (inst(h).update(down_timer_adverts=6), h.update(global_options={"vrrp_strict": True}))),
+     ["(WEB1).down_timer_adverts is 6 on a host with vrrp_strict", "remove down_timer_adverts, or vrrp_strict"]),
     ("unicast_ttl on a multicast instance",
      lambda v: on_all(v, lambda h: inst(h).update(unicast=False, unicast_ttl=2)),
      ["(WEB1).unicast_ttl", "multicast instance"]),
@@ -484,6 +496,9 @@ GOOD = [
     ("extra config of whole blocks", lambda v: v["node1"].update(
         extra_config='# addresses\nstatic_ipaddress {\n    192.0.2.1/32 dev lo  # the name\n}\n')),
     ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
+    ("down_timer_adverts", lambda v: on_all(v, lambda h: inst(h).update(down_timer_adverts=6))),
+    ("down_timer_adverts at the RFC's 3 with vrrp_strict", lambda v: on_all(v, lambda h: (
+        inst(h).update(down_timer_adverts=3), h.update(global_options={"vrrp_strict": True})))),
     ("the runner's shortest interval and a confirm interval", lambda v: on_all(v, lambda h: scr(h).update(
         runner=True, interval=0.01, timeout=0.01, fall=3, rise=2, confirm_interval=0.01))),
     ("AH authentication with state auto", lambda v: on_all(v, lambda h: inst(h).update(auth_type="AH"))),
