@@ -156,7 +156,8 @@ def _validate_instance_fields(errors, host, var, inst, view, tables):
                 err(errors, host, "%s.%s" % (var, field), "is %r, not an IP address" % (inst[field],),
                     "set the host's own address on %s" % inst.get("interface"))
     smtp_ready = bool(view.get("notification_email")) and view.get("smtp_server") is not None
-    strict = (view.get("global_options") or {}).get("vrrp_strict") not in (None, False)
+    options = view.get("global_options")
+    strict = isinstance(options, dict) and options.get("vrrp_strict") not in (None, False)
     for suffix, problem, fix in instance_options.problems(inst, smtp_ready, strict):
         err(errors, host, var + suffix, problem, fix)
     if name in RESERVED_NAMES:
