@@ -464,7 +464,7 @@ def _instances(draw, hosts, scripts, ipv6):
             others += [{"name": other, "weight": -10} for other in others if other != iface]
             inst["track_interfaces"] = [draw(st.sampled_from(others))]
         for option, values in (("garp_master_delay", (1, 5, 10)), ("garp_master_repeat", (1, 3, 5)),
-                               ("garp_master_refresh", (0, 60))):
+                               ("garp_master_refresh", (0, 60)), ("down_timer_adverts", (1, 6, 100))):
             if draw(st.integers(0, 6)) == 0:
                 inst[option] = draw(st.sampled_from(values))
         for option in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
