@@ -721,6 +721,11 @@ def inventories():
             hostvars[host].update(_host_config(draw))
             if any(inst.get("smtp_alert") for inst in own) and not hostvars[host].get("keepalived_smtp_server"):
                 hostvars[host].update(keepalived_notification_email=["ops@example.com"], keepalived_smtp_server="192.0.2.25")
+        # A host in no instance's priorities has nothing for keepalived to run (the preflight refuses it): the
+        # inventory is the one of the hosts that are members (left out after every draw, which stay as they were).
+        for host in hosts:
+            if not any(host in inst["priorities"] for inst in instances):
+                del hostvars[host]
         return Inventory(hostvars, invalid)
 
     return build()

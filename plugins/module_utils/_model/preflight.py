@@ -273,6 +273,14 @@ def preflight(views):
                         err(errors, host, var + ".unicast_peers", "contains %s, an address of this host itself" % peer,
                             "list only the other hosts' addresses (or leave it out to use the other members)")
         groups_by_host[host] = sync_groups.validate(errors, host, view, seen, tables, smtp_ready)
+        # What conf.d holds (keepalived.conf includes conf.d/*.conf): its instances, sync groups (of those
+        # instances), virtual servers and their groups, the extra configuration. keepalived -t refuses an
+        # include that matches no file ("Config files missing"), so the host would fail after the preflight.
+        if not seen and not (view.get("virtual_servers") or view.get("virtual_server_groups") or view.get("extra_config")):
+            err(errors, host, "keepalived_instances", "gives this host no instance (it is in no instance's priorities) "
+                "and it has no keepalived_virtual_servers or keepalived_extra_config either: keepalived refuses a "
+                "configuration with nothing in conf.d", "add %s to the priorities of an instance, or leave it out of "
+                "the play" % host)
     for rid, owners in sorted(router_ids.items()):
         if len(owners) > 1:
             errors.append("%s: keepalived_router_id %r is shared by %s. Fix: give every host its own router_id "

@@ -304,6 +304,10 @@ BAD = [
     ("unicast_ttl out of range",
      lambda v: on_all(v, lambda h: inst(h).update(unicast_ttl=0)),
      ["(WEB1).unicast_ttl", "is 0, outside 1..255"]),
+    ("a host in no instance's priorities, with nothing else in conf.d",
+     lambda v: on_all(v, lambda h: inst(h)["priorities"].pop("node2")),
+     ["node2: keepalived_instances gives this host no instance", "nothing in conf.d",
+      "add node2 to the priorities of an instance, or leave it out of the play"]),
     ("down_timer_adverts zero",
      lambda v: on_all(v, lambda h: inst(h).update(down_timer_adverts=0)),
      ["(WEB1).down_timer_adverts is 0, outside keepalived's 1..100", "e.g. 6 with advert_int 0.02"]),
@@ -500,6 +504,8 @@ GOOD = [
         extra_config='# addresses\nstatic_ipaddress {\n    192.0.2.1/32 dev lo  # the name\n}\n')),
     ("fractional interval in the runner", lambda v: on_all(v, lambda h: scr(h).update(runner=True, interval=0.05))),
     ("down_timer_adverts", lambda v: on_all(v, lambda h: inst(h).update(down_timer_adverts=6))),
+    ("a host in no instance's priorities, with extra configuration in conf.d", lambda v: on_all(v, lambda h: (
+        inst(h)["priorities"].pop("node2"), h.update(extra_config="static_ipaddress {\n    192.0.2.1/32 dev lo\n}\n")))),
     ("down_timer_adverts at the RFC's 3 with vrrp_strict", lambda v: on_all(v, lambda h: (
         inst(h).update(down_timer_adverts=3), h.update(global_options={"vrrp_strict": True})))),
     ("the runner's shortest interval and a confirm interval", lambda v: on_all(v, lambda h: scr(h).update(

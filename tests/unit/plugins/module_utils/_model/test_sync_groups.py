@@ -155,8 +155,11 @@ def test_bad_groups_and_tracking_are_refused(refused, change, expected):
 
 
 def third_host_without_members(v):
+    """node3 runs none of the group's instances, only one of its own (a host with no instance at all is refused)."""
     v["node3"] = copy.deepcopy(v["node2"])
-    v["node3"].update(router_id="KA3", instances=[], addresses={"eth0": ["10.0.0.13"]})
+    own = dict(copy.deepcopy(inst(v["node3"], "OUTSIDE")), name="OWN3", virtual_router_id=30,
+               priorities={"node3": 100}, virtual_ipaddresses=["10.0.0.130/24"])
+    v["node3"].update(router_id="KA3", instances=[own], addresses={"eth0": ["10.0.0.13"]})
 
 
 GOOD = [
