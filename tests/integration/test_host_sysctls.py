@@ -48,7 +48,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or n
 
 
 def view(**settings):
+    """A host of no instance, with a block of its own in conf.d (a host with nothing there is refused)."""
     return dict({"router_id": "KA1", "instances": [], "scripts": [], "script_user": "keepalived_script",
+                 "extra_config": "static_ipaddress {\n    192.0.2.1/32 dev lo\n}\n",
                  "check_command": "/usr/local/bin/keepalived-check", "state_dir": "/run/keepalived-check",
                  "track_dir": "/run/keepalived-check/track", "addresses": {}}, **settings)
 
