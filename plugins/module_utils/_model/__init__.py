@@ -45,4 +45,6 @@ from ansible_collections.failover.keepalived.plugins.module_utils._model import 
 def build(views):
     """{"errors": [...], "plans": {host: plan}} for every host of ``views``; no plans when there are errors."""
     errors = preflight.preflight(views)
-    return {"errors": errors, "plans": {} if errors else plan.plans(views)}
+    plans = {} if errors else plan.plans(views)
+    errors += preflight.refuse_empty_conf_d(plans)
+    return {"errors": errors, "plans": {} if errors else plans}

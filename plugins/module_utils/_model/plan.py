@@ -192,7 +192,7 @@ def _host_plan(index, host):
             # A node that joins drained starts its down-file checks failed, not passing until they first run.
             "init_fail": bool(scr.get("init_fail")) or bool(down and view.get("start_in_maintenance")),
         })
-    return {
+    host_plan = {
         "router_id": view.get("router_id"),
         "script_user": view.get("script_user"),
         "global_defs": host_config.global_defs(view),
@@ -228,3 +228,20 @@ def _host_plan(index, host):
         "runner_checks": runner,
         "remediate_units": remediate_units,
     }
+    host_plan["conf_d"] = conf_d(host_plan)
+    return host_plan
+
+
+def conf_d(host_plan):
+    """The files of conf.d (keepalived.conf includes conf.d/*.conf), in order, each with the role's template
+    that writes it: [{"file", "template", "instance"}], "instance" the index in host_plan["instances"] of
+    the instance a file holds (else None). Read by the role's configure step and by the preflight, which
+    refuses a host whose list is empty."""
+    files = [{"file": inst["name"] + ".conf", "template": "instance.conf.j2", "instance": index}
+             for index, inst in enumerate(host_plan["instances"])]
+    for part, file_key, template in (("sync_groups", "sync_groups_file", "sync_groups.conf.j2"),
+                                     ("virtual_servers", "virtual_servers_file", "virtual_servers.conf.j2"),
+                                     ("extra_config", "extra_file", "extra.conf.j2")):
+        if host_plan[part]:
+            files.append({"file": host_plan[file_key], "template": template, "instance": None})
+    return files

@@ -273,14 +273,6 @@ def preflight(views):
                         err(errors, host, var + ".unicast_peers", "contains %s, an address of this host itself" % peer,
                             "list only the other hosts' addresses (or leave it out to use the other members)")
         groups_by_host[host] = sync_groups.validate(errors, host, view, seen, tables, smtp_ready)
-        # What conf.d holds (keepalived.conf includes conf.d/*.conf): its instances, sync groups (of those
-        # instances), virtual servers and their groups, the extra configuration. keepalived -t refuses an
-        # include that matches no file ("Config files missing"), so the host would fail after the preflight.
-        if not seen and not (view.get("virtual_servers") or view.get("virtual_server_groups") or view.get("extra_config")):
-            err(errors, host, "keepalived_instances", "gives this host no instance (it is in no instance's priorities) "
-                "and it has no keepalived_virtual_servers or keepalived_extra_config either: keepalived refuses a "
-                "configuration with nothing in conf.d", "add %s to the priorities of an instance, or leave it out of "
-                "the play" % host)
     for rid, owners in sorted(router_ids.items()):
         if len(owners) > 1:
             errors.append("%s: keepalived_router_id %r is shared by %s. Fix: give every host its own router_id "
@@ -407,3 +399,17 @@ def _validate_cluster_instance(errors, name, per_host, scripts_by_host, views):
             errors.append("%s: instance %s: when check %s (weight %d) fails on %s its priority only drops from %d to %d, "
                           "not below %s's %d, so the VIP never moves. Fix: %s."
                           % (top, name, script, weight, top, healthy_eff, failed_eff, second, backup_eff, fix))
+
+
+def refuse_empty_conf_d(plans):
+    """The rules that read the plans of an inventory the preflight accepted: a host whose plan puts nothing in
+    conf.d (plan "conf_d") is refused, as keepalived -t refuses an include that matches no file ("Config files
+    missing") and the host would fail after a green preflight."""
+    errors = []
+    for host in sorted(plans):
+        if not plans[host]["conf_d"]:
+            err(errors, host, "keepalived_instances", "gives this host no instance (it is in no instance's priorities) "
+                "and it has no keepalived_virtual_servers or keepalived_extra_config either: keepalived refuses a "
+                "configuration with nothing in conf.d", "add %s to the priorities of an instance, or leave it out of "
+                "the play" % host)
+    return errors

@@ -62,7 +62,7 @@ def scr(view):
 
 
 def test_seed_example_passes():
-    assert preflight.preflight(seed_views()) == []
+    assert _model.build(seed_views())["errors"] == []
 
 
 # Each bad inventory, and words its message must contain: the host, the variable and the fix.
@@ -527,7 +527,7 @@ GOOD = [
 def test_good_variants_pass(change):
     views = seed_views()
     change(views)
-    assert preflight.preflight(views) == []
+    assert _model.build(views)["errors"] == []
 
 
 def test_seed_plan_matches_the_seed_example():
@@ -546,6 +546,7 @@ def test_seed_plan_matches_the_seed_example():
         "interval": "2", "timeout": "2", "weight": -30, "fall": 2, "rise": 2, "user": None,
         "down_file": "/etc/keepalived/down", "init_fail": False,
     }]
+    assert one["conf_d"] == [{"file": "WEB1.conf", "template": "instance.conf.j2", "instance": 0}]
 
 
 def test_instance_options_are_planned_as_keepalived_lines():
@@ -766,7 +767,7 @@ def test_runner_checks_become_track_files():
                                                  "args": {"url": "http://127.0.0.1:8080/"}}))
     on_all(views, lambda h: inst(h).update(track_scripts=["check_test", {"name": "check_web", "weight": -40}],
                                            vrrp_version=3, advert_int=0.1, auth_pass=None))
-    assert preflight.preflight(views) == []
+    assert _model.build(views)["errors"] == []
     host_plan = plan.plans(views)["node1"]
     assert host_plan["track_files"] == [{"name": "check_test", "weight": 0, "down_file": "/etc/keepalived/down"}]
     assert [s["name"] for s in host_plan["scripts"]] == ["check_web"]
@@ -892,5 +893,5 @@ def test_every_pair_is_planned_against_its_own_peer():
 ], ids=["not set", "on from extra vars", "off: its file is known, to remove it"])
 def test_metrics_plan(settings, expected):
     views = on_all(seed_views(), lambda h: h.update(settings))
-    assert preflight.preflight(views) == []
+    assert _model.build(views)["errors"] == []
     assert plan.plans(views)["node1"]["metrics"] == expected

@@ -8,6 +8,7 @@ import copy
 
 import pytest
 
+from ansible_collections.failover.keepalived.plugins.module_utils import _model
 from ansible_collections.failover.keepalived.plugins.module_utils._model import plan, preflight
 
 
@@ -54,7 +55,7 @@ def inst(view, name):
 
 
 def test_router_pair_passes():
-    assert preflight.preflight(router_views()) == []
+    assert _model.build(router_views())["errors"] == []
 
 
 BAD = [
@@ -184,7 +185,7 @@ GOOD = [
 def test_good_group_variants_pass(change):
     views = router_views()
     change(views)
-    assert preflight.preflight(views) == []
+    assert _model.build(views)["errors"] == []
 
 
 def test_group_plan_renders_the_members_and_the_group_checks():
@@ -195,7 +196,7 @@ def test_group_plan_renders_the_members_and_the_group_checks():
                  track_processes=[{"name": "bird", "process": "bird", "quorum": 1, "delay": 0.5},
                                   {"name": "unused_p", "process": "nginx"}]),
         group(h).update(track_files=["db_role"], track_processes=[{"name": "bird", "weight": 0}])))
-    assert preflight.preflight(views) == []
+    assert _model.build(views)["errors"] == []
     one = plan.plans(views)["node1"]
     assert one["sync_groups"] == [{
         "name": "ROUTER", "instances": ["OUTSIDE", "INSIDE"],
@@ -207,6 +208,7 @@ def test_group_plan_renders_the_members_and_the_group_checks():
         "smtp_alert": False,
     }]
     assert one["sync_groups_file"] == "keepalived-sync-groups.conf"
+    assert [f["file"] for f in one["conf_d"]] == ["OUTSIDE.conf", "INSIDE.conf", "keepalived-sync-groups.conf"]
     # Only what an instance or the group tracks is rendered; the group's checks are vrrp_scripts.
     assert sorted(s["name"] for s in one["scripts"]) == ["check_down", "check_inside"]
     assert one["operator_track_files"] == [{"name": "db_role", "file": "/var/lib/db/role", "weight": -40,
@@ -238,7 +240,7 @@ def test_instances_track_operator_files_and_processes():
                                    "param_match": "partial"}]),
         inst(h, "OUTSIDE").update(track_files=["db_role"], track_processes=[{"name": "bird", "weight": -50}],
                                   track_scripts=["check_down"])))
-    assert preflight.preflight(views) == []
+    assert _model.build(views)["errors"] == []
     outside = plan.plans(views)["node1"]["instances"][0]
     assert outside["track_files"] == [{"name": "db_role", "weight": None}]
     assert outside["track_processes"] == [{"name": "bird", "weight": -50}]

@@ -8,6 +8,7 @@ import copy
 
 import pytest
 
+from ansible_collections.failover.keepalived.plugins.module_utils import _model
 from ansible_collections.failover.keepalived.plugins.module_utils._model import plan, preflight
 
 WEB = {
@@ -45,7 +46,7 @@ def web(v):
 
 
 def test_web_and_dns_services_pass():
-    assert preflight.preflight(views()) == []
+    assert _model.build(views())["errors"] == []
 
 
 def test_the_rendered_lines():
@@ -61,14 +62,17 @@ def test_the_rendered_lines():
     assert "virtual_server group dns_vips {\n    protocol UDP\n    lvs_sched rr\n    lvs_method NAT\n" in text
     assert '            misc_path "/usr/local/bin/dig-check 10.0.0.31"\n            misc_timeout 5\n' in text
     assert "        DNS_CHECK {\n            type A\n            name example.com\n        }" in text
-    assert plan.plans(views())["lb1"]["virtual_servers_file"] == "keepalived-virtual-servers.conf"
+    lb1 = plan.plans(views())["lb1"]
+    assert lb1["virtual_servers_file"] == "keepalived-virtual-servers.conf"
+    assert lb1["conf_d"][-1] == {"file": "keepalived-virtual-servers.conf", "template": "virtual_servers.conf.j2",
+                                 "instance": None}
 
 
 def test_a_group_of_marks_has_no_protocol():
     v = views()
     v["lb1"]["virtual_server_groups"][0]["members"] = [{"fwmark": 3}]
     v["lb1"]["virtual_servers"][1].pop("protocol")
-    assert preflight.preflight(v) == []
+    assert _model.build(v)["errors"] == []
     text = "\n".join(plan.plans(v)["lb1"]["virtual_servers"])
     assert "virtual_server group dns_vips {\n    lvs_sched rr\n" in text
 
@@ -170,7 +174,7 @@ GOOD = [
 def test_good_virtual_server_variants_pass(change):
     v = views()
     change(v)
-    assert preflight.preflight(v) == []
+    assert _model.build(v)["errors"] == []
 
 
 @pytest.mark.parametrize("change, expected", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
