@@ -400,6 +400,40 @@ def test_keepalived_splits_script_lines_as_the_test_does(lab):
     assert not wrong, "\n".join(wrong)
 
 
+# Check user names at the edges of the preflight's rule, and outside it.
+SCRIPT_USER_NAMES = ("a", "_", "kc-", "a-b_c", "k" * 31, "k" * 32, "Kc", "1kc", "k.c")
+
+
+@pytest.mark.containers
+def test_systemd_sysusers_creates_every_check_user_the_preflight_accepts(lab):
+    """The healthcheck role's sysusers.d entry, rendered for each name the preflight accepts, is one the host's
+    systemd-sysusers takes: a name it refused would converge green and leave the checks without their user."""
+    accepted = []
+    for name in SCRIPT_USER_NAMES:
+        inventory = minimal({})
+        for host in inventory.hostvars.values():
+            host["keepalived_script_user"] = name
+        _views, model, _trees = ROLE.render(inventory)
+        if not model["errors"]:
+            accepted.append(name)
+        else:
+            assert "keepalived_script_user" in "\n".join(model["errors"]), model["errors"]
+    assert "k" * 31 in accepted, accepted
+    refused = []
+    for name in accepted:
+        entry = ROLE.healthcheck_file("sysusers.conf.j2", __healthcheck_user=name)
+        proc = lab.sh("f=$(mktemp) && cat > $f && systemd-sysusers --dry-run $f; rc=$?; rm -f $f; exit $rc",
+                      stdin=entry.encode(), check=False)
+        if proc.returncode != 0:
+            refused.append("%r (exit %d): %s" % (name, proc.returncode, proc.stderr.decode(errors="replace").strip()))
+    assert not refused, "systemd-sysusers refuses check users the preflight accepts:\n" + "\n".join(refused)
+    # And for real, once: the user it creates is a system user that cannot log in.
+    entry = ROLE.healthcheck_file("sysusers.conf.j2", __healthcheck_user="k" * 31)
+    lab.sh("f=$(mktemp) && cat > $f && systemd-sysusers $f; rc=$?; rm -f $f; exit $rc", stdin=entry.encode())
+    fields = lab.sh("getent passwd %s" % ("k" * 31)).stdout.decode().strip().split(":")
+    assert fields[5:] == ["/nonexistent", "/usr/sbin/nologin"] and int(fields[2]) < 1000, fields
+
+
 def _bug_param(bug):
     marks = [pytest.mark.xfail(reason=bug.reason, raises=AssertionError, strict=True)]
     return pytest.param(bug, marks=marks + ([pytest.mark.containers] if bug.lab else []), id=bug.id)

@@ -17,7 +17,8 @@ from ansible_collections.failover.keepalived.plugins.module_utils._model.values 
     parse_vip, src_ip, track_items, vip_version,
 )
 
-USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+# The check user, as systemd-sysusers creates it (at most 31 characters, which must fit utmp).
+USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")
 # A track directory systemd can create as the runner's RuntimeDirectory.
 TRACK_DIR_RE = re.compile(r"^/run/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 PATH_RE = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+$")
@@ -32,8 +33,9 @@ def validate_host_settings(errors, host, view):
     user = view.get("script_user")
     if not isinstance(user, str) or not USER_RE.match(user) or user == "root":
         err(errors, host, "keepalived_script_user", "is %r, not an unprivileged user name" % (user,),
-            "use a system user name such as keepalived_script (never root: keepalived refuses to run checks as "
-            "root under script security)")
+            "use a system user name such as keepalived_script: lower-case letters, digits, _ and -, at most 31 "
+            "characters (systemd-sysusers creates it), never root (keepalived refuses to run checks as root under "
+            "script security)")
     for var, key, regex, example in (
             ("keepalived_check_command", "check_command", PATH_RE, "/usr/local/bin/keepalived-check"),
             ("keepalived_check_state_dir", "state_dir", PATH_RE, "/run/keepalived-check"),
