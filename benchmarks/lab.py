@@ -321,13 +321,30 @@ def slowest(text, count=5):
     return sorted(found, key=lambda item: -item[1])[:count]
 
 
-def converge(inv, env, forks, logfile):
-    """Run site.yml; returns (wall seconds, {host: changed}, [(task, host) that changed], slowest tasks)."""
+def busy_cpu_seconds():
+    """CPU seconds this machine has spent on anything but idle and I/O wait since boot (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def converge(inv, env, forks, logfile, cpu=None):
+    """Run site.yml; returns (wall seconds, {host: changed}, [(task, host) that changed], slowest tasks).
+    With a dict for cpu, it gets the run's CPU seconds: "controller" (ansible-playbook and its children:
+    workers, ssh), "all" (the whole machine, the nodes' containers included) and "cores" busy on average."""
     started = time.monotonic()
+    busy = busy_cpu_seconds()
+    before = os.times()
     with open(logfile, "w", encoding="utf-8") as out:
         proc = subprocess.run([tool("ansible-playbook"), "-i", str(inv), "-f", str(forks), "playbooks/site.yml"],
                               stdout=out, stderr=subprocess.STDOUT, env=env, cwd=TOP, check=False)
     seconds = time.monotonic() - started
+    if cpu is not None:
+        after = os.times()
+        cpu["controller_s"] = round(after.children_user + after.children_system
+                                    - before.children_user - before.children_system, 2)
+        cpu["all_s"] = round(busy_cpu_seconds() - busy, 2)
+        cpu["cores_busy"] = round(cpu["all_s"] / seconds, 2)
     text = Path(logfile).read_text(encoding="utf-8", errors="replace")
     changed, tasks, task, recap = {}, [], None, False
     for line in text.splitlines():
@@ -374,14 +391,16 @@ def bench_converge(lab, env, sizes, results):
                              f"{changed_again} ({listed}); log {WORK / f'converge-{size}-rerun.log'}")
         # The same unchanged re-run over SSH: what an operator's re-run costs.
         ssh_inv = write_inventory(f"converge-{size}-ssh", nodes, group, hostvars, connection=ssh_connection(env))
-        over_ssh, changed_ssh, tasks, _slow = converge(ssh_inv, env, forks, WORK / f"converge-{size}-rerun-ssh.log")
-        log(f"converge {size} nodes: unchanged re-run over SSH {over_ssh:.1f} s, changed={sum(changed_ssh.values())}")
+        cpu = {}
+        over_ssh, changed_ssh, tasks, _slow = converge(ssh_inv, env, forks, WORK / f"converge-{size}-rerun-ssh.log", cpu)
+        log(f"converge {size} nodes: unchanged re-run over SSH {over_ssh:.1f} s, changed={sum(changed_ssh.values())}, "
+            f"CPU {cpu['all_s']:.1f} s ({cpu['controller_s']:.1f} s the controller's), {cpu['cores_busy']:.2f} cores busy")
         if sum(changed_ssh.values()):
             listed = "; ".join(f"{task} on {host}" for task, host in tasks)
             raise BenchError(f"the re-run of site.yml over SSH on {size} nodes changed {changed_ssh} ({listed})")
         holder = failover.wait_holder(nodes[0][1], nodes[1][1], vip.split("/", maxsplit=1)[0], timeout=30)
         results.append({"nodes": size, "forks": forks, "first_s": round(first, 2), "rerun_s": round(again, 2),
-                        "rerun_ssh_s": round(over_ssh, 2),
+                        "rerun_ssh_s": round(over_ssh, 2), "rerun_ssh_cpu": cpu,
                         "first_changed": sum(changed_first.values()), "rerun_changed": 0,
                         "vip_on_node1": holder, "priorities": group["keepalived_instances"][0]["priorities"],
                         "slowest_tasks_first": slow_first, "slowest_tasks_rerun": slow_again})
@@ -531,11 +550,23 @@ def rows(results):
         if "rerun_ssh_s" in item:
             table.append(("converge", f"  ... over SSH as {ssh_user()}, become, pipelining",
                           f"{item['rerun_ssh_s']:.1f} s", "", "1"))
+        cpu = item.get("rerun_ssh_cpu")
+        if cpu:
+            table.append(("converge", "  ... its CPU: the controller's / all (nodes included)",
+                          f"{cpu['controller_s']:.1f} / {cpu['all_s']:.1f} s, {cpu['cores_busy']:.2f} cores busy",
+                          "", "1"))
     converged = {item["nodes"]: item for item in results.get("converge", [])}
     if 2 in converged and len(converged) > 1:
         top = max(converged)
         table.append(("converge", f"re-run growth, {top} nodes against 2",
                       f"{converged[top]['rerun_s'] / converged[2]['rerun_s']:.2f} x", "", ""))
+        if "rerun_ssh_s" in converged[top] and "rerun_ssh_s" in converged[2]:
+            table.append(("converge", "  ... over SSH",
+                          f"{converged[top]['rerun_ssh_s'] / converged[2]['rerun_ssh_s']:.2f} x", "", ""))
+        if converged[top].get("rerun_ssh_cpu") and converged[2].get("rerun_ssh_cpu"):
+            table.append(("converge", f"  ... its CPU (all), {top} nodes against 2",
+                          f"{converged[top]['rerun_ssh_cpu']['all_s'] / converged[2]['rerun_ssh_cpu']['all_s']:.2f} x",
+                          "", ""))
     names = {"down file": ("down file created on node1: VIP on node2", "down file removed: VIP back on node1"),
              "web stopped": ("web.service stopped on node1: VIP on node2", "web.service started: VIP back on node1")}
     for profile, figures in results.get("failover", {}).items():

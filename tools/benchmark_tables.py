@@ -107,16 +107,23 @@ def failover_table(results):
 
 def converge_table(results):
     sizes = results.get("converge", [])
-    lines = [_row(["nodes", "`site.yml` first run", "unchanged re-run", "... over SSH, become, pipelining"]),
-             "|---|---|---|---|"]
+    lines = [_row(["nodes", "`site.yml` first run", "unchanged re-run", "... over SSH, become, pipelining",
+                   "... its CPU: controller / all"]),
+             "|---|---|---|---|---|"]
     for item in sizes:
         ssh = f"{item['rerun_ssh_s']:.1f} s" if "rerun_ssh_s" in item else NONE
-        lines.append(_row([str(item["nodes"]), f"{item['first_s']:.1f} s", f"{item['rerun_s']:.1f} s", ssh]))
+        cpu = item.get("rerun_ssh_cpu")
+        used = (f"{cpu['controller_s']:.1f} / {cpu['all_s']:.1f} s ({cpu['cores_busy']:.2f} cores busy)"
+                if cpu else NONE)
+        lines.append(_row([str(item["nodes"]), f"{item['first_s']:.1f} s", f"{item['rerun_s']:.1f} s", ssh, used]))
     by_nodes = {item["nodes"]: item for item in sizes}
     if 2 in by_nodes and len(by_nodes) > 1:
         top = max(by_nodes)
         lines += ["", f"The unchanged re-run grows {by_nodes[top]['rerun_s'] / by_nodes[2]['rerun_s']:.2f} x from 2 to "
                       f"{top} nodes (forks = nodes)."]
+        if by_nodes[top].get("rerun_ssh_cpu") and by_nodes[2].get("rerun_ssh_cpu"):
+            lines[-1] += (f" Over SSH the CPU it takes (controller and nodes, on the same cores) grows "
+                          f"{by_nodes[top]['rerun_ssh_cpu']['all_s'] / by_nodes[2]['rerun_ssh_cpu']['all_s']:.2f} x.")
     return lines
 
 

@@ -41,6 +41,8 @@ def test_benchmark_small_run(tmp_path):
     (converge,) = results["converge"]
     assert converge["nodes"] == 2 and converge["first_s"] > 0 and converge["rerun_s"] > 0
     assert converge["rerun_ssh_s"] > 0
+    cpu = converge["rerun_ssh_cpu"]
+    assert 0 < cpu["controller_s"] < cpu["all_s"] and cpu["cores_busy"] > 0, cpu
     assert sorted(results["failover"]) == ["classic", "fast", "fast-0.02x6", "fast-0.04"]
     assert results["failover"]["fast-0.04"]["instances"][0]["advert_int"] == 0.04
     assert {key: results["failover"]["fast-0.02x6"]["instances"][0][key] for key in (
