@@ -37,9 +37,12 @@ lab_network() {
 # has finished booting (running, or degraded: a unit the image does not need
 # failed). Right after `podman run` the container's D-Bus may not exist yet
 # and `systemctl is-system-running --wait` then fails at once ("Failed to
-# connect to bus"); so it is retried until it answers, within one deadline
-# for all the containers. Prints the last answer of a container that did not
-# boot in time and returns 1.
+# connect to bus"); and a --wait that misses the end of the boot blocks until
+# it is killed. So each attempt waits at most LAB_BOOT_ATTEMPT seconds and is
+# retried until it answers, within one deadline for all the containers. Prints
+# the last answer and the pending jobs of a container that did not boot in
+# time and returns 1.
+LAB_BOOT_ATTEMPT=5
 lab_wait_booted() {
   local seconds=$1 container state left deadline
   shift
@@ -50,9 +53,13 @@ lab_wait_booted() {
       left=$((deadline - $(date +%s)))
       if [ "$left" -le 0 ]; then
         echo "$container did not boot within ${seconds} s: ${state:-no answer}" >&2
+        timeout 15 podman "${LAB_PODMAN_OPTS[@]}" exec "$container" timeout 10 systemctl list-jobs --no-pager 2>&1 \
+          | head -n 20 >&2 || true
         return 1
       fi
-      state=$(podman "${LAB_PODMAN_OPTS[@]}" exec "$container" \
+      [ "$left" -le "$LAB_BOOT_ATTEMPT" ] || left=$LAB_BOOT_ATTEMPT
+      # The outer timeout for a podman exec that does not return either.
+      state=$(timeout "$((left + 10))" podman "${LAB_PODMAN_OPTS[@]}" exec "$container" \
         timeout "$left" systemctl is-system-running --wait 2>&1 | tail -n 1) || true
       case "$state" in
         running | degraded) break ;;

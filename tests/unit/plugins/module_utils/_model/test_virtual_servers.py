@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from ansible_collections.failover.keepalived.plugins.module_utils import _model
-from ansible_collections.failover.keepalived.plugins.module_utils._model import plan, preflight
+from ansible_collections.failover.keepalived.plugins.module_utils._model import plan
 
 WEB = {
     "address": "10.0.0.100", "port": 80, "lb_algo": "wrr", "lb_kind": "NAT", "persistence_timeout": 300,
