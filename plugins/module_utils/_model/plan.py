@@ -196,9 +196,8 @@ def _host_plan(index, host):
         "router_id": view.get("router_id"),
         "script_user": view.get("script_user"),
         "global_defs": host_config.global_defs(view),
-        # keepalived_extra_config, written to conf.d/EXTRA_FILE and validated with the rest.
+        # keepalived_extra_config, written to conf.d (see conf_d) and validated with the rest.
         "extra_config": view.get("extra_config") or None,
-        "extra_file": host_config.EXTRA_NAME + ".conf",
         # Outside keepalived.conf: the kernel settings and the daemon's arguments.
         "sysctls": host_system.sysctls(view),
         "daemon_args": host_system.daemon_args(view),
@@ -212,10 +211,8 @@ def _host_plan(index, host):
         "start_in_maintenance": bool(view.get("start_in_maintenance")),
         "instances": instances,
         "sync_groups": groups,
-        "sync_groups_file": sync_groups.FILE_NAME + ".conf",
         # keepalived's own load balancing (needs the kernel's IPVS to take effect).
         "virtual_servers": virtual_servers.render(view),
-        "virtual_servers_file": virtual_servers.FILE_NAME + ".conf",
         "scripts": scripts,
         "track_files": track_files,
         # The operator's own track files and the processes, those an instance or group tracks.
@@ -239,9 +236,9 @@ def conf_d(host_plan):
     refuses a host whose list is empty."""
     files = [{"file": inst["name"] + ".conf", "template": "instance.conf.j2", "instance": index}
              for index, inst in enumerate(host_plan["instances"])]
-    for part, file_key, template in (("sync_groups", "sync_groups_file", "sync_groups.conf.j2"),
-                                     ("virtual_servers", "virtual_servers_file", "virtual_servers.conf.j2"),
-                                     ("extra_config", "extra_file", "extra.conf.j2")):
+    for part, name, template in (("sync_groups", sync_groups.FILE_NAME, "sync_groups.conf.j2"),
+                                 ("virtual_servers", virtual_servers.FILE_NAME, "virtual_servers.conf.j2"),
+                                 ("extra_config", host_config.EXTRA_NAME, "extra.conf.j2")):
         if host_plan[part]:
-            files.append({"file": host_plan[file_key], "template": template, "instance": None})
+            files.append({"file": name + ".conf", "template": template, "instance": None})
     return files

@@ -207,7 +207,6 @@ def test_group_plan_renders_the_members_and_the_group_checks():
         "notify": [("notify_master", "/usr/local/bin/router-up")],
         "smtp_alert": False,
     }]
-    assert one["sync_groups_file"] == "keepalived-sync-groups.conf"
     assert [f["file"] for f in one["conf_d"]] == ["OUTSIDE.conf", "INSIDE.conf", "keepalived-sync-groups.conf"]
     # Only what an instance or the group tracks is rendered; the group's checks are vrrp_scripts.
     assert sorted(s["name"] for s in one["scripts"]) == ["check_down", "check_inside"]

@@ -63,7 +63,6 @@ def test_the_rendered_lines():
     assert '            misc_path "/usr/local/bin/dig-check 10.0.0.31"\n            misc_timeout 5\n' in text
     assert "        DNS_CHECK {\n            type A\n            name example.com\n        }" in text
     lb1 = plan.plans(views())["lb1"]
-    assert lb1["virtual_servers_file"] == "keepalived-virtual-servers.conf"
     assert lb1["conf_d"][-1] == {"file": "keepalived-virtual-servers.conf", "template": "virtual_servers.conf.j2",
                                  "instance": None}
 
